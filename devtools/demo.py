@@ -1,0 +1,136 @@
+"""`python -m devtools.demo`: the whole flow on this machine, from a dropped file to results.
+
+Starts Azurite, the Azure OpenAI batch emulator and the local Functions host, drops the example
+file(s) into the input container, shows each job's progress, then prints the merged results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from azure.storage.blob import BlobServiceClient
+from rich.console import Console
+from rich.table import Table
+
+from devtools.azurite import Azurite
+
+ROOT = Path(__file__).resolve().parent.parent
+LOGS = ROOT / ".demo"
+DEPLOYMENT = "gpt-4o-mini-batch"
+DEMO_KEY = "demo-emulator-key"  # the emulator's own key: local only, guards nothing real
+console = Console()
+
+
+def start(args: list[str], env: dict[str, str], log_name: str, ready: str) -> tuple[Any, str]:
+    """Start a helper process; return it with the line that says it is ready."""
+    LOGS.mkdir(exist_ok=True)
+    log = (LOGS / log_name).open("w")
+    proc = subprocess.Popen([sys.executable, "-u", *args], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=log)
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    for line in proc.stdout:
+        if ready in line:
+            return proc, line.strip()
+        if time.monotonic() > deadline:
+            break
+    proc.kill()
+    raise SystemExit(f"{args[1]} did not start; see {LOGS / log_name}")
+
+
+def stop(proc: Any) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def api(port: int, path: str) -> Any:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/{path}", timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def describe(job: dict[str, Any]) -> str:
+    done = sum(b["completed"] + b["failed"] for b in job["batches"])
+    batches = ", ".join(str(b["status"]) for b in job["batches"]) or "-"
+    return (f"{job['input']['name']}: [bold]{job['status']}[/] "
+            f"(batches: {batches}; {done}/{job['total']} requests done)")
+
+
+def wait_for_jobs(port: int, count: int, timeout: float) -> list[dict[str, Any]]:
+    terminal = {"completed", "failed", "cancelled", "expired", "rejected"}
+    deadline = time.monotonic() + timeout
+    with console.status("waiting for the first event...") as status:
+        while time.monotonic() < deadline:
+            jobs = api(port, "jobs")
+            if jobs:
+                status.update("\n".join(describe(j) for j in jobs))
+            if len(jobs) >= count and all(j["status"] in terminal for j in jobs):
+                return jobs
+            time.sleep(0.5)
+    raise SystemExit(f"jobs not finished after {timeout:.0f}s; see the logs in {LOGS}")
+
+
+def show_results(blobs: BlobServiceClient, job: dict[str, Any]) -> None:
+    container, prefix = job["output"].split("/", 1)
+    out = blobs.get_container_client(container)
+    summary = json.loads(out.download_blob(prefix + "summary.json").readall())
+    console.print(f"\n[bold]{job['input']['name']}[/] -> {job['output']}  "
+                  f"status [bold]{summary['status']}[/], counts {summary['counts']}")
+    if summary["status"] == "rejected":
+        console.print(out.download_blob(prefix + "errors.jsonl").readall().decode())
+        return
+    table = Table("line", "custom_id", "status", "question", "answer", show_lines=True)
+    for raw in out.download_blob(prefix + "results.jsonl").readall().splitlines():
+        row = json.loads(raw)
+        question = row["request"].get("messages", [{}])[-1].get("content", "")
+        answer = ((row.get("response") or {}).get("choices") or [{}])[0]
+        table.add_row(str(row["line"]), row["custom_id"], row["status"], str(question)[:60],
+                      str(answer.get("message", {}).get("content", row.get("error")))[:80])
+    console.print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devtools.demo", description=__doc__)
+    parser.add_argument("files", nargs="*", type=Path,
+                        default=[ROOT / "examples" / "three-questions.jsonl"])
+    parser.add_argument("--timeout", type=float, default=120)
+    args = parser.parse_args(argv)
+    with ExitStack() as stack:
+        console.print("starting Azurite...")
+        azurite = stack.enter_context(Azurite())
+        env = {**os.environ, "AzureWebJobsStorage": azurite.connection_string}
+        console.print("starting the Azure OpenAI batch emulator...")
+        emu, line = start(["-m", "devtools.emulator", "--port", "0", "--api-key", DEMO_KEY,
+                           "--deployments", DEPLOYMENT], env, "emulator.log", "listening on")
+        stack.callback(stop, emu)
+        env.update(AZURE_OPENAI_ENDPOINT=line.rsplit(" ", 1)[-1], AZURE_OPENAI_API_KEY=DEMO_KEY,
+                   AZURE_OPENAI_DEPLOYMENT=DEPLOYMENT, POLL_SCHEDULE="*/2 * * * * *")
+        console.print("starting the local Functions host...")
+        host, line = start(["-m", "devtools.host", "--port", "0", "--settings", "/nonexistent"],
+                           env, "host.log", "host ready")
+        stack.callback(stop, host)
+        port = int(line.split("127.0.0.1:")[1].split("/")[0])
+        blobs = BlobServiceClient.from_connection_string(azurite.connection_string)
+        for path in args.files:
+            blobs.get_blob_client("batch-input", f"demo/{path.name}").upload_blob(
+                path.read_bytes(), overwrite=True)
+            console.print(f"dropped {path.name} into batch-input/demo/")
+        for job in wait_for_jobs(port, len(args.files), args.timeout):
+            show_results(blobs, job)
+        console.print(f"\nlogs: {LOGS}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

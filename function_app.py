@@ -1,0 +1,75 @@
+"""The triggers and nothing else: read the binding, call one use case, return."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import azure.functions as func
+import azurefunctions.extensions.bindings.blob as blob
+
+from shared import api, complete, poll, receive
+from shared.deps import default_deps
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+log = logging.getLogger("batchdrop")
+
+
+@app.function_name("submit_prompt_file")
+@app.blob_trigger(
+    arg_name="client",
+    path="%BATCH_INPUT_CONTAINER%/{name}",
+    connection="AzureWebJobsStorage",
+    source=func.BlobSource.EVENT_GRID,
+)
+def submit_prompt_file(client: blob.BlobClient) -> None:
+    # An SDK-type binding: the blob is streamed by the use case, never loaded whole.
+    receive.submit_blob(default_deps(), client.container_name, client.blob_name)
+
+
+@app.function_name("poll_batches")
+@app.timer_trigger(arg_name="timer", schedule="%POLL_SCHEDULE%", run_on_startup=False)
+def poll_batches(timer: func.TimerRequest) -> None:
+    if timer.past_due:
+        log.info("poll tick is past due; running now")
+    poll.poll_all(default_deps())
+
+
+@app.function_name("complete_batch")
+@app.queue_trigger(
+    arg_name="msg", queue_name="%BATCH_COMPLETION_QUEUE%", connection="AzureWebJobsStorage"
+)
+def complete_batch(msg: func.QueueMessage) -> None:
+    complete.complete_job(default_deps(), json.loads(msg.get_body())["job_id"])
+
+
+@app.function_name("list_jobs")
+@app.route(route="jobs", methods=["GET"])
+def list_jobs(req: func.HttpRequest) -> func.HttpResponse:
+    limit = _int(req.params.get("limit"), 100)
+    return _json(api.list_jobs(default_deps(), req.params.get("status"), limit))
+
+
+@app.function_name("get_job")
+@app.route(route="jobs/{job_id}", methods=["GET"])
+def get_job(req: func.HttpRequest) -> func.HttpResponse:
+    view = api.get_job(default_deps(), req.route_params["job_id"])
+    return _json(view) if view else _json({"error": "no such job"}, 404)
+
+
+@app.function_name("cancel_job")
+@app.route(route="jobs/{job_id}/cancel", methods=["POST"])
+def cancel_job(req: func.HttpRequest) -> func.HttpResponse:
+    try:
+        view = api.cancel_job(default_deps(), req.route_params["job_id"])
+    except ValueError as exc:
+        return _json({"error": str(exc)}, 409)
+    return _json(view, 202) if view else _json({"error": "no such job"}, 404)
+
+
+def _int(raw: str | None, default: int) -> int:
+    return int(raw) if raw and raw.isdigit() else default
+
+
+def _json(body: object, status: int = 200) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(body), status_code=status, mimetype="application/json")

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The one test command: installs what is missing, then lint, type check and the test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+echo "==> ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+echo "==> mypy"
+.venv/bin/mypy
+echo "==> pytest"
+.venv/bin/python -m pytest "$@"

@@ -1,0 +1,240 @@
+"""The Azure OpenAI files and batches calls, behind a small Protocol."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import openai
+
+from .config import Settings
+from .jobs import normalise_remote_status
+
+log = logging.getLogger(__name__)
+
+SCOPE = "https://cognitiveservices.azure.com/.default"
+READ_RETRIES = 3  # the SDK's own backoff, for calls that are safe to repeat
+SCAN_LIMIT = 2000  # how many recent batches to look through for an earlier attempt's batch
+
+# An answer that may have been lost after the service acted: repeating the call could create
+# a second file or batch, so look for the first one instead (azure-facts.md: no idempotency key).
+AMBIGUOUS = (openai.APITimeoutError, openai.APIConnectionError, openai.InternalServerError)
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    id: str
+    status: str | None
+    filename: str = ""
+    details: str = ""
+
+
+@dataclass(frozen=True)
+class RemoteBatch:
+    id: str
+    status: str | None
+    total: int = 0
+    completed: int = 0
+    failed: int = 0
+    output_file_id: str | None = None
+    error_file_id: str | None = None
+    errors: tuple[dict[str, Any], ...] = ()
+    ended_at: int | None = None
+    metadata: tuple[tuple[str, str], ...] = ()
+
+
+class BatchApi(Protocol):
+    def upload(self, filename: str, path: Path) -> RemoteFile: ...
+
+    def find_file(self, filename: str) -> RemoteFile | None: ...
+
+    def get_file(self, file_id: str) -> RemoteFile | None: ...
+
+    def create_batch(
+        self, file_id: str, endpoint: str, metadata: dict[str, str]
+    ) -> RemoteBatch: ...
+
+    def find_batch(self, metadata: dict[str, str]) -> RemoteBatch | None: ...
+
+    def get_batch(self, batch_id: str) -> RemoteBatch | None: ...
+
+    def cancel_batch(self, batch_id: str) -> None: ...
+
+    def download(self, file_id: str, dest: Path) -> None: ...
+
+    def delete_file(self, file_id: str) -> None: ...
+
+
+def make_client(settings: Settings) -> openai.OpenAI:
+    """v1 API unless a dated api-version is set; an API key if set, otherwise Entra ID."""
+    if settings.openai_api_version:
+        return _dated_client(settings)
+    if settings.openai_api_key:
+        key: Any = settings.openai_api_key
+        headers = {"api-key": settings.openai_api_key}
+    else:
+        key, headers = _token_provider(), {}
+    return openai.OpenAI(
+        base_url=f"{settings.openai_endpoint}/openai/v1/",
+        api_key=key,
+        default_headers=headers,
+        max_retries=0,
+    )
+
+
+def _dated_client(settings: Settings) -> openai.OpenAI:
+    common: dict[str, Any] = {
+        "azure_endpoint": settings.openai_endpoint,
+        "api_version": settings.openai_api_version,
+        "max_retries": 0,
+    }
+    if settings.openai_api_key:
+        return openai.AzureOpenAI(api_key=settings.openai_api_key, **common)
+    return openai.AzureOpenAI(azure_ad_token_provider=_token_provider(), **common)
+
+
+def _token_provider() -> Any:
+    from azure.identity import DefaultAzureCredential, get_bearer_token_provider
+
+    return get_bearer_token_provider(DefaultAzureCredential(), SCOPE)
+
+
+class OpenAIBatchApi:
+    """BatchApi over the openai SDK. Creates never retry blindly; reads use the SDK's backoff."""
+
+    def __init__(self, client: openai.OpenAI) -> None:
+        self.create_client = client.with_options(max_retries=0)
+        self.read_client = client.with_options(max_retries=READ_RETRIES)
+
+    def upload(self, filename: str, path: Path) -> RemoteFile:
+        try:
+            with path.open("rb") as stream:
+                created = self.create_client.files.create(
+                    file=(filename, stream, "application/jsonl"), purpose="batch"
+                )
+        except AMBIGUOUS:
+            found = self.find_file(filename)
+            if found is None:
+                raise
+            return found
+        return _file(created)
+
+    def find_file(self, filename: str) -> RemoteFile | None:
+        for item in self.read_client.files.list(purpose="batch"):
+            if item.filename == filename:
+                return _file(item)
+        return None
+
+    def get_file(self, file_id: str) -> RemoteFile | None:
+        try:
+            return _file(self.read_client.files.retrieve(file_id))
+        except openai.NotFoundError:
+            return None
+
+    def create_batch(self, file_id: str, endpoint: str, metadata: dict[str, str]) -> RemoteBatch:
+        try:
+            created = self.create_client.batches.create(
+                input_file_id=file_id,
+                endpoint=endpoint,  # type: ignore[arg-type]
+                completion_window="24h",
+                metadata=metadata,
+            )
+        except AMBIGUOUS:
+            found = self.find_batch(metadata)
+            if found is None:
+                raise
+            return found
+        return parse_batch(created.to_dict())
+
+    def find_batch(self, metadata: dict[str, str]) -> RemoteBatch | None:
+        wanted = tuple(sorted(metadata.items()))
+        for index, item in enumerate(self._recent_batches()):
+            batch = parse_batch(item)
+            if set(wanted) <= set(batch.metadata):
+                return batch
+            if index >= SCAN_LIMIT:
+                break
+        return None
+
+    def _recent_batches(self) -> Iterator[dict[str, Any]]:
+        for item in self.read_client.batches.list(limit=100):
+            yield item.to_dict()
+
+    def get_batch(self, batch_id: str) -> RemoteBatch | None:
+        try:
+            return parse_batch(self.read_client.batches.retrieve(batch_id).to_dict())
+        except openai.NotFoundError:
+            return None
+
+    def cancel_batch(self, batch_id: str) -> None:
+        self.read_client.batches.cancel(batch_id)
+
+    def download(self, file_id: str, dest: Path) -> None:
+        # Streams to disk: output files reach hundreds of MB (files.content buffers it all).
+        with self.read_client.files.with_streaming_response.content(file_id) as response:
+            with dest.open("wb") as out:
+                for chunk in response.iter_bytes(1 << 20):
+                    out.write(chunk)
+
+    def delete_file(self, file_id: str) -> None:
+        try:
+            self.read_client.files.delete(file_id)
+        except openai.NotFoundError:
+            log.info("file %s already gone", file_id)
+
+
+def _file(item: Any) -> RemoteFile:
+    return RemoteFile(
+        id=item.id,
+        status=normalise_remote_status(getattr(item, "status", None)),
+        filename=getattr(item, "filename", "") or "",
+        details=str(getattr(item, "status_details", "") or ""),
+    )
+
+
+def parse_batch(data: dict[str, Any]) -> RemoteBatch:
+    """Azure's batch object, read defensively: any case, ISO or epoch times, null counts."""
+    counts = data.get("request_counts") or {}
+    errors = (data.get("errors") or {}).get("data") or []
+    ended = next(
+        (
+            data.get(k)
+            for k in ("completed_at", "failed_at", "cancelled_at", "expired_at")
+            if data.get(k)
+        ),
+        None,
+    )
+    return RemoteBatch(
+        id=data["id"],
+        status=normalise_remote_status(data.get("status")),
+        total=_int(counts.get("total")),
+        completed=_int(counts.get("completed")),
+        failed=_int(counts.get("failed")),
+        output_file_id=data.get("output_file_id") or None,
+        error_file_id=data.get("error_file_id") or None,
+        errors=tuple(dict(e) for e in errors if isinstance(e, dict)),
+        ended_at=epoch(ended),
+        metadata=tuple(sorted((data.get("metadata") or {}).items())),
+    )
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def epoch(value: object) -> int | None:
+    """Epoch seconds from an int or an ISO-8601 string (some API versions send those)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+        except ValueError:
+            return None
+    return None

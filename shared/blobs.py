@@ -1,0 +1,56 @@
+"""Input reading and atomic output writing in Blob Storage."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from azure.core import MatchConditions
+from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
+
+CHUNK = 4 << 20
+CONTENT_TYPES = {
+    ".jsonl": "application/jsonl; charset=utf-8",
+    ".json": "application/json; charset=utf-8",
+    ".csv": "text/csv; charset=utf-8",
+}
+
+
+def read_chunks(
+    service: BlobServiceClient, container: str, name: str, etag: str
+) -> Iterator[bytes]:
+    """Stream one blob version; raises ResourceModifiedError if it changed since `etag`."""
+    blob = service.get_blob_client(container, name)
+    downloader = blob.download_blob(
+        etag=etag, match_condition=MatchConditions.IfNotModified, max_concurrency=1
+    )
+    yield from downloader.chunks()
+
+
+def download_to(container: ContainerClient, name: str, dest: Path) -> None:
+    with dest.open("wb") as out:
+        container.download_blob(name, max_concurrency=2).readinto(out)
+
+
+def upload_file(container: ContainerClient, name: str, path: Path) -> None:
+    """Write a blob from a local file in one commit: readers see the old or the new, never half.
+
+    Block blobs become visible only when their block list is committed, so a large upload that
+    dies midway leaves the previous version in place.
+    """
+    content_type = CONTENT_TYPES.get(path.suffix, "application/octet-stream")
+    with path.open("rb") as data:
+        container.upload_blob(
+            name,
+            data,
+            overwrite=True,
+            max_concurrency=2,
+            content_settings=ContentSettings(content_type=content_type),
+        )
+
+
+def delete_prefix(container: ContainerClient, prefix: str) -> int:
+    names = [b.name for b in container.list_blobs(name_starts_with=prefix)]
+    for name in names:
+        container.delete_blob(name, delete_snapshots="include")
+    return len(names)

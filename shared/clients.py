@@ -1,0 +1,70 @@
+"""Builds the Azure SDK clients from Settings: a connection string locally, identity in Azure."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from azure.core.exceptions import ResourceExistsError
+from azure.data.tables import TableClient, TableServiceClient
+from azure.storage.blob import BlobServiceClient
+from azure.storage.queue import QueueClient, TextBase64EncodePolicy
+
+from .config import Settings, StorageSettings
+
+
+@cache
+def _credential(client_id: str | None) -> Any:
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential(managed_identity_client_id=client_id)
+
+
+def blob_service(storage: StorageSettings) -> BlobServiceClient:
+    if storage.connection_string:
+        return BlobServiceClient.from_connection_string(storage.connection_string)
+    return BlobServiceClient(
+        storage.service_uris["blob"], credential=_credential(storage.client_id)
+    )
+
+
+def table_client(storage: StorageSettings, table: str) -> TableClient:
+    if storage.connection_string:
+        service = TableServiceClient.from_connection_string(storage.connection_string)
+    else:
+        service = TableServiceClient(
+            storage.service_uris["table"], credential=_credential(storage.client_id)
+        )
+    return service.get_table_client(table)
+
+
+def queue_client(storage: StorageSettings, queue: str) -> QueueClient:
+    # The Functions host decodes queue messages as base64 by default (host.json).
+    policy = TextBase64EncodePolicy()
+    if storage.connection_string:
+        return QueueClient.from_connection_string(
+            storage.connection_string, queue, message_encode_policy=policy
+        )
+    return QueueClient(
+        storage.service_uris["queue"],
+        queue,
+        credential=_credential(storage.client_id),
+        message_encode_policy=policy,
+    )
+
+
+def ensure_resources(settings: Settings) -> None:
+    """Create containers, table and queue if missing (Bicep creates them in Azure)."""
+    service = blob_service(settings.storage)
+    for name in (settings.input_container, settings.output_container, settings.work_container):
+        container = service.get_container_client(name)
+        if not container.exists():
+            container.create_container()
+    try:
+        table_client(settings.storage, settings.jobs_table).create_table()
+    except ResourceExistsError:
+        pass
+    try:
+        queue_client(settings.storage, settings.completion_queue).create_queue()
+    except ResourceExistsError:
+        pass

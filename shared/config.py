@@ -1,0 +1,140 @@
+"""Settings.from_env(): the only place that reads the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+# Every setting the app reads, with its default (None: required or optional without default).
+# infra tests check that the function app defines each of these.
+DEFAULTS: dict[str, str | None] = {
+    "AZURE_OPENAI_ENDPOINT": None,
+    "AZURE_OPENAI_API_VERSION": None,
+    "AZURE_OPENAI_API_KEY": None,
+    "AZURE_OPENAI_DEPLOYMENT": None,
+    "BATCH_INPUT_CONTAINER": "batch-input",
+    "BATCH_OUTPUT_CONTAINER": "batch-output",
+    "BATCH_WORK_CONTAINER": "batch-work",
+    "BATCH_JOBS_TABLE": "batchjobs",
+    "BATCH_COMPLETION_QUEUE": "batch-completions",
+    "POLL_SCHEDULE": "0 */1 * * * *",
+    "BATCH_MAX_REQUESTS": "100000",
+    "BATCH_MAX_BYTES": "200000000",
+    "BATCH_MAX_ATTEMPTS": "3",
+    "BATCH_ALLOWED_DEPLOYMENTS": "",
+    "BATCH_FILE_WAIT_SECONDS": "20",
+}
+
+# Settings that only make sense locally and must not be set in Azure (keys).
+LOCAL_ONLY = frozenset({"AZURE_OPENAI_API_KEY"})
+
+STORAGE = "AzureWebJobsStorage"
+STORAGE_SERVICES = ("blob", "queue", "table")
+
+
+class SettingsError(ValueError):
+    """A required setting is missing or a value cannot be used."""
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """A connection string (local) or per-service URIs with a managed identity (Azure)."""
+
+    connection_string: str | None = None
+    service_uris: Mapping[str, str] = field(default_factory=dict)
+    client_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    storage: StorageSettings
+    openai_endpoint: str
+    openai_api_version: str | None = None
+    openai_api_key: str | None = None
+    default_deployment: str | None = None
+    input_container: str = "batch-input"
+    output_container: str = "batch-output"
+    work_container: str = "batch-work"
+    jobs_table: str = "batchjobs"
+    completion_queue: str = "batch-completions"
+    poll_schedule: str = "0 */1 * * * *"
+    max_requests: int = 100_000
+    max_bytes: int = 200_000_000
+    max_attempts: int = 3
+    allowed_deployments: frozenset[str] = frozenset()
+    file_wait_seconds: float = 20.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or DEFAULTS[name]
+
+        return cls(
+            storage=_storage(env),
+            openai_endpoint=_required(get, "AZURE_OPENAI_ENDPOINT").rstrip("/"),
+            openai_api_version=get("AZURE_OPENAI_API_VERSION"),
+            openai_api_key=get("AZURE_OPENAI_API_KEY"),
+            default_deployment=get("AZURE_OPENAI_DEPLOYMENT"),
+            input_container=_required(get, "BATCH_INPUT_CONTAINER"),
+            output_container=_required(get, "BATCH_OUTPUT_CONTAINER"),
+            work_container=_required(get, "BATCH_WORK_CONTAINER"),
+            jobs_table=_required(get, "BATCH_JOBS_TABLE"),
+            completion_queue=_required(get, "BATCH_COMPLETION_QUEUE"),
+            poll_schedule=_required(get, "POLL_SCHEDULE"),
+            max_requests=_positive_int(get, "BATCH_MAX_REQUESTS"),
+            max_bytes=_positive_int(get, "BATCH_MAX_BYTES"),
+            max_attempts=_positive_int(get, "BATCH_MAX_ATTEMPTS"),
+            allowed_deployments=_name_set(get("BATCH_ALLOWED_DEPLOYMENTS")),
+            file_wait_seconds=float(_positive_int(get, "BATCH_FILE_WAIT_SECONDS")),
+        )
+
+
+def _required(get: object, name: str) -> str:
+    value = get(name)  # type: ignore[operator]
+    if not value:
+        raise SettingsError(f"Missing setting {name}: set it in the app settings or environment.")
+    return str(value)
+
+
+def _positive_int(get: object, name: str) -> int:
+    raw = _required(get, name)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"Setting {name}={raw!r} must be a whole number.") from None
+    if value < 1:
+        raise SettingsError(f"Setting {name}={raw!r} must be at least 1.")
+    return value
+
+
+def _name_set(raw: str | None) -> frozenset[str]:
+    return frozenset(part.strip() for part in (raw or "").split(",") if part.strip())
+
+
+def _storage(env: Mapping[str, str]) -> StorageSettings:
+    """Read AzureWebJobsStorage the way the Functions host does."""
+    conn = env.get(STORAGE, "").strip()
+    if conn:
+        return StorageSettings(connection_string=conn)
+    account = env.get(f"{STORAGE}__accountName", "").strip()
+    uris = {}
+    for service in STORAGE_SERVICES:
+        uri = env.get(f"{STORAGE}__{service}ServiceUri", "").strip()
+        if not uri and account:
+            uri = f"https://{account}.{service}.core.windows.net"
+        if uri:
+            uris[service] = uri.rstrip("/")
+    missing = [s for s in STORAGE_SERVICES if s not in uris]
+    if missing:
+        raise SettingsError(
+            f"Missing setting {STORAGE}: set a connection string, or "
+            f"{STORAGE}__accountName, or {STORAGE}__<service>ServiceUri for "
+            + ", ".join(missing)
+            + "."
+        )
+    client_id = env.get(f"{STORAGE}__clientId", "").strip() or None
+    return StorageSettings(service_uris=uris, client_id=client_id)

@@ -1,0 +1,48 @@
+"""The use cases' collaborators, built once per process from Settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from azure.storage.blob import BlobServiceClient, ContainerClient
+from azure.storage.queue import QueueClient
+
+from . import clients
+from .batch_api import BatchApi, OpenAIBatchApi, make_client
+from .config import Settings
+from .store import JobStore, TableJobStore
+
+
+@dataclass(frozen=True)
+class Deps:
+    settings: Settings
+    store: JobStore
+    api: BatchApi
+    blobs: BlobServiceClient
+    queue: QueueClient
+
+    @property
+    def output(self) -> ContainerClient:
+        return self.blobs.get_container_client(self.settings.output_container)
+
+    @property
+    def work(self) -> ContainerClient:
+        return self.blobs.get_container_client(self.settings.work_container)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, api: BatchApi | None = None) -> Deps:
+        storage = settings.storage
+        return cls(
+            settings=settings,
+            store=TableJobStore(clients.table_client(storage, settings.jobs_table)),
+            api=api or OpenAIBatchApi(make_client(settings)),
+            blobs=clients.blob_service(storage),
+            queue=clients.queue_client(storage, settings.completion_queue),
+        )
+
+
+@cache
+def default_deps() -> Deps:
+    """The process-wide Deps for the function app, from the environment."""
+    return Deps.from_settings(Settings.from_env())

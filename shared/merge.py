@@ -1,0 +1,143 @@
+"""Join requests with answers and errors by custom_id, in input order. Pure, streaming."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from .intake import iter_lines
+from .jobs import Part
+
+USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
+# Responses API bodies name their token counts differently.
+RESPONSES_USAGE = {
+    "input_tokens": "prompt_tokens",
+    "output_tokens": "completion_tokens",
+    "total_tokens": "total_tokens",
+}
+
+
+@dataclass
+class Outcomes:
+    """The service's answer and error lines, indexed by custom_id (raw bytes, parsed on use)."""
+
+    lines: dict[str, bytes] = field(default_factory=dict)
+    anomalies: list[str] = field(default_factory=list)
+
+    def add_file(self, chunks: Iterable[bytes], source: str) -> None:
+        for number, raw in iter_lines(chunks):
+            if raw.strip():
+                self._add(raw, f"{source} line {number}")
+
+    def _add(self, raw: bytes, where: str) -> None:
+        try:
+            custom_id = orjson.loads(raw).get("custom_id")
+        except (orjson.JSONDecodeError, AttributeError):
+            self.anomalies.append(f"{where}: not a JSON object; ignored.")
+            return
+        if not isinstance(custom_id, str):
+            self.anomalies.append(f"{where}: no custom_id; ignored.")
+        elif custom_id in self.lines:
+            self.anomalies.append(
+                f"{where}: custom_id {custom_id!r} returned twice; the first answer was kept."
+            )
+        else:
+            self.lines[custom_id] = raw
+
+
+@dataclass
+class Tally:
+    total: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    usage: dict[str, int] = field(default_factory=lambda: dict.fromkeys(USAGE_KEYS, 0))
+
+    def add(self, result: dict[str, Any]) -> None:
+        self.total += 1
+        if result["status"] == "succeeded":
+            self.succeeded += 1
+        else:
+            self.failed += 1
+        add_usage(self.usage, result.get("response"))
+
+
+def add_usage(totals: dict[str, int], body: object) -> None:
+    usage = body.get("usage") if isinstance(body, dict) else None
+    if not isinstance(usage, dict):
+        return
+    for key, value in usage.items():
+        name = RESPONSES_USAGE.get(key, key)
+        if name in totals and isinstance(value, int):
+            totals[name] += value
+
+
+def merge(
+    requests: Iterable[bytes], outcomes: Outcomes, parts: dict[int, Part]
+) -> Iterator[dict[str, Any]]:
+    """One result per request line of the work index, in the index's (input) order."""
+    for raw in requests:
+        record = orjson.loads(raw)
+        found = outcomes.lines.pop(record["custom_id"], None)
+        yield result_for(record, found, parts[record["part"]])
+
+
+def result_for(record: dict[str, Any], found: bytes | None, part: Part) -> dict[str, Any]:
+    response, error = _answer(found) if found is not None else (None, missing_error(part))
+    result = {
+        "custom_id": record["custom_id"],
+        "line": record["line"],
+        "status": "succeeded" if error is None else "failed",
+        "request": record["request"],
+        "response": response,
+        "error": error,
+        "attempts": 1,
+    }
+    if "input" in record:
+        result["input"] = record["input"]
+    return result
+
+
+def _answer(raw: bytes) -> tuple[Any, dict[str, Any] | None]:
+    """(response body, error) from one output or error line of the service."""
+    line = orjson.loads(raw)
+    response = line.get("response") or {}
+    status = response.get("status_code")
+    body = response.get("body")
+    if line.get("error"):
+        return body, _error(line["error"], status)
+    if isinstance(status, int) and 200 <= status < 300:
+        return body, None
+    detail = body.get("error") if isinstance(body, dict) else None
+    return body, _error(detail or {}, status)
+
+
+def _error(detail: Any, status: object) -> dict[str, Any]:
+    detail = detail if isinstance(detail, dict) else {"message": str(detail)}
+    code = detail.get("code") or (f"http_{status}" if status is not None else "error")
+    message = detail.get("message") or f"The service answered with status {status}."
+    return {"code": str(code), "message": str(message), "status_code": status}
+
+
+def missing_error(part: Part) -> dict[str, Any]:
+    """Why a request has no line in either file: the batch's fate says."""
+    if part.remote_status == "failed":
+        first = part.errors[0] if part.errors else {}
+        return {
+            "code": first.get("code", "batch_failed"),
+            "message": first.get("message", "The service rejected the batch."),
+            "status_code": None,
+        }
+    if part.remote_status in ("expired", "cancelled"):
+        return {
+            "code": f"batch_{part.remote_status}",
+            "message": f"The batch was {part.remote_status} before this request ran.",
+            "status_code": None,
+        }
+    return {
+        "code": "missing_from_output",
+        "message": "The service returned no result for this request.",
+        "status_code": None,
+    }

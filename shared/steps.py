@@ -1,0 +1,49 @@
+"""One step of a job: which use case runs in each state, under a short lease."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from .complete import cleanup
+from .deps import Deps
+from .jobs import Job, JobStatus
+from .store import claim, release, release_quietly
+from .submit import prepare, submit_parts
+from .track import refresh, requeue_if_stale
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 300  # longer than any step; a crashed worker's lease runs out after this
+
+Step = Callable[[Deps, Job], Job]
+STEPS: dict[JobStatus, Step] = {
+    JobStatus.RECEIVED: prepare,
+    JobStatus.SUBMITTING: submit_parts,
+    JobStatus.WAITING: submit_parts,
+    JobStatus.IN_PROGRESS: refresh,
+    JobStatus.COMPLETING: requeue_if_stale,
+}
+
+
+def step_for(job: Job) -> Step | None:
+    if job.is_terminal:
+        return None if job.cleaned else cleanup
+    return STEPS.get(job.status)
+
+
+def advance(deps: Deps, job: Job) -> Job:
+    """Run the job's next step; a job leased by another worker is left alone."""
+    step = step_for(job)
+    if step is None:
+        return job
+    claimed = claim(deps.store, job, LEASE_SECONDS)
+    if claimed is None:
+        log.info("job %s is being worked on elsewhere; skipped", job.job_id)
+        return job
+    try:
+        result = step(deps, claimed)
+    except Exception:
+        release_quietly(deps.store, job.job_id)
+        raise
+    return deps.store.save(release(result))

@@ -1,0 +1,156 @@
+"""The job table: one row per job, every change a conditional write."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import orjson
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import TableClient, UpdateMode
+
+from .jobs import Job, JobStatus, Part, utcnow
+
+PARTITION = "job"
+
+
+class Conflict(Exception):
+    """Someone else changed the job since it was read (HTTP 412); re-read and decide again."""
+
+
+class JobStore(Protocol):
+    def create(self, job: Job) -> Job | None:
+        """Insert the job; None if a job with its id already exists (create-if-absent)."""
+
+    def get(self, job_id: str) -> Job | None: ...
+
+    def save(self, job: Job) -> Job:
+        """Write the job if the row is unchanged since it was read; raises Conflict otherwise."""
+
+    def open_jobs(self) -> Iterator[Job]: ...
+
+    def all_jobs(self) -> Iterator[Job]: ...
+
+
+class TableJobStore:
+    """JobStore on Azure Table Storage (or Azurite)."""
+
+    def __init__(self, table: TableClient) -> None:
+        self.table = table
+
+    def create(self, job: Job) -> Job | None:
+        try:
+            meta = self.table.create_entity(to_entity(job))
+        except ResourceExistsError:
+            return None
+        return replace(job, row_etag=meta.get("etag"))
+
+    def get(self, job_id: str) -> Job | None:
+        try:
+            return from_entity(self.table.get_entity(PARTITION, job_id))
+        except ResourceNotFoundError:
+            return None
+
+    def save(self, job: Job) -> Job:
+        try:
+            meta = self.table.update_entity(
+                to_entity(job),
+                mode=UpdateMode.REPLACE,
+                etag=job.row_etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except (ResourceModifiedError, ResourceNotFoundError) as exc:
+            raise Conflict(job.job_id) from exc
+        return replace(job, row_etag=meta.get("etag"))
+
+    def open_jobs(self) -> Iterator[Job]:
+        # Pages may be empty with a continuation token; the SDK's pager follows them.
+        query = f"PartitionKey eq '{PARTITION}' and IsOpen eq true"
+        for entity in self.table.query_entities(query, results_per_page=1000):
+            yield from_entity(entity)
+
+    def all_jobs(self) -> Iterator[Job]:
+        for entity in self.table.query_entities(f"PartitionKey eq '{PARTITION}'"):
+            yield from_entity(entity)
+
+
+def claim(store: JobStore, job: Job, seconds: float) -> Job | None:
+    """Take a short lease on the job before side effects, so two workers never both act."""
+    now = utcnow()
+    if job.lease_until is not None and job.lease_until > now:
+        return None
+    try:
+        return store.save(job.changed(lease_until=now + timedelta(seconds=seconds)))
+    except Conflict:
+        return None
+
+
+def release(job: Job) -> Job:
+    return job.changed(lease_until=None)
+
+
+def release_quietly(store: JobStore, job_id: str) -> None:
+    """After a failed step: let the next trigger or tick retry now, not when the lease ends."""
+    current = store.get(job_id)
+    if current is None:
+        return
+    try:
+        store.save(release(current))
+    except Conflict:
+        pass  # changed meanwhile: whoever changed it owns it, or the lease runs out
+
+
+def to_entity(job: Job) -> dict[str, Any]:
+    """Human-readable columns for the portal's Storage browser, plus the parts as JSON."""
+    return {
+        "PartitionKey": PARTITION,
+        "RowKey": job.job_id,
+        "Status": job.status.value,
+        "IsOpen": job.is_open,
+        "Container": job.container,
+        "BlobName": job.name,
+        "BlobETag": job.etag,
+        "Deployments": ",".join(job.deployments),
+        "BatchIds": ",".join(job.batch_ids),
+        "Total": job.total,
+        "Completed": sum(p.completed for p in job.parts),
+        "Failed": sum(p.failed for p in job.parts),
+        "Succeeded": job.succeeded,
+        "FailedFinal": job.failed,
+        "CreatedAt": job.created_at,
+        "UpdatedAt": job.updated_at,
+        "LastError": job.last_error[:4000],
+        "LeaseUntil": job.lease_until or datetime(1970, 1, 1, tzinfo=UTC),
+        "Cleaned": job.cleaned,
+        "Parts": orjson.dumps([p.to_dict() for p in job.parts]).decode(),
+        "Warnings": orjson.dumps(list(job.warnings)).decode()[:32000],
+    }
+
+
+def from_entity(entity: Any) -> Job:
+    lease = entity.get("LeaseUntil")
+    return Job(
+        job_id=entity["RowKey"],
+        container=entity["Container"],
+        name=entity["BlobName"],
+        etag=entity["BlobETag"],
+        status=JobStatus(entity["Status"]),
+        parts=tuple(Part.from_dict(p) for p in orjson.loads(entity.get("Parts") or "[]")),
+        total=int(entity.get("Total", 0)),
+        succeeded=int(entity.get("Succeeded", 0)),
+        failed=int(entity.get("FailedFinal", 0)),
+        created_at=_aware(entity["CreatedAt"]),
+        updated_at=_aware(entity["UpdatedAt"]),
+        last_error=entity.get("LastError", ""),
+        lease_until=_aware(lease) if lease and lease.year > 1970 else None,
+        cleaned=bool(entity.get("Cleaned", False)),
+        warnings=tuple(orjson.loads(entity.get("Warnings") or "[]")),
+        row_etag=entity.metadata.get("etag"),
+    )
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

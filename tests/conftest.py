@@ -1,0 +1,97 @@
+"""Fixtures: Azurite (real storage, started here) and the Azure OpenAI emulator over HTTP."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import orjson
+import pytest
+
+from devtools.azurite import Azurite
+
+API_KEY = "test-emulator-key"
+DEPLOYMENTS = frozenset({"gpt-4o-mini-batch", "gpt-4.1-batch"})
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    with Azurite() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[Any]:
+    from devtools.emulator import Emulator, EmulatorConfig, Timings
+
+    timings = Timings(file_processing=0.05, validating=0.05, in_progress=0.2, finalizing=0.05,
+                      cancelling=0.05)
+    config = EmulatorConfig(port=0, api_key=API_KEY, deployments=DEPLOYMENTS, timings=timings)
+    with Emulator(config) as running:
+        yield running
+
+
+@pytest.fixture
+def app_env(azurite, emulator, monkeypatch) -> Callable[..., dict[str, str]]:
+    """Point the app at Azurite and the emulator, with names unique to the test."""
+
+    def configure(**overrides: str) -> dict[str, str]:
+        from shared import clients
+        from shared.config import Settings
+        from shared.deps import default_deps
+
+        tag = uuid.uuid4().hex[:8]
+        env = {
+            "AzureWebJobsStorage": azurite.connection_string,
+            "AZURE_OPENAI_ENDPOINT": emulator.url,
+            "AZURE_OPENAI_API_KEY": API_KEY,
+            "AZURE_OPENAI_DEPLOYMENT": "gpt-4o-mini-batch",
+            "BATCH_INPUT_CONTAINER": f"in-{tag}",
+            "BATCH_OUTPUT_CONTAINER": f"out-{tag}",
+            "BATCH_WORK_CONTAINER": f"work-{tag}",
+            "BATCH_JOBS_TABLE": f"jobs{tag}",
+            "BATCH_COMPLETION_QUEUE": f"done-{tag}",
+            "BATCH_FILE_WAIT_SECONDS": "5",
+            **overrides,
+        }
+        for name in ("AZURE_OPENAI_API_VERSION",):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        default_deps.cache_clear()
+        clients.ensure_resources(Settings.from_env())
+        return env
+
+    yield configure
+    from shared.deps import default_deps
+
+    default_deps.cache_clear()
+
+
+@pytest.fixture
+def host(azurite):
+    import function_app
+    from devtools.host import FunctionHost
+
+    return FunctionHost(function_app.app, azurite.connection_string)
+
+
+def jsonl(rows: list[dict[str, Any]]) -> bytes:
+    return b"".join(orjson.dumps(r) + b"\n" for r in rows)
+
+
+def read_jsonl(data: bytes) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in data.splitlines() if line.strip()]
+
+
+def run_until(host: Any, done: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Drive the timer and the queue like the host would, until `done()` or a timeout."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise AssertionError("the job did not finish in time")
+        host.fire_timer()
+        host.drain_queue()
+        time.sleep(0.05)
