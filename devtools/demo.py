@@ -70,11 +70,14 @@ def describe(job: dict[str, Any]) -> str:
 def wait_for_jobs(port: int, count: int, timeout: float) -> list[dict[str, Any]]:
     terminal = {"completed", "failed", "cancelled", "expired", "rejected"}
     deadline = time.monotonic() + timeout
-    with console.status("waiting for the first event...") as status:
+    shown: set[str] = set()
+    with console.status("waiting for the blob event..."):
         while time.monotonic() < deadline:
             jobs = api(port, "jobs")
-            if jobs:
-                status.update("\n".join(describe(j) for j in jobs))
+            for line in map(describe, jobs):
+                if line not in shown:  # one line per change, so it reads well in a log too
+                    shown.add(line)
+                    console.log(line)
             if len(jobs) >= count and all(j["status"] in terminal for j in jobs):
                 return jobs
             time.sleep(0.5)

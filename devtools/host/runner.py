@@ -11,8 +11,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import azure.functions as func
 from azure.core.exceptions import ResourceExistsError
+from azure.functions.queue import QueueMessage as QueueMessageBinding
+from azure.functions.timer import TimerRequest  # the concrete types the worker passes
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient, QueueMessage
 from croniter import croniter
@@ -72,7 +73,7 @@ class FunctionHost:
 
     def fire_timer(self, past_due: bool = False) -> Any:
         fn = self._only("timerTrigger")
-        return fn.function(**{fn.arg_name: func.TimerRequest(past_due=past_due)})
+        return fn.function(**{fn.arg_name: TimerRequest(past_due=past_due)})
 
     # Queue trigger.
     def queue(self) -> QueueClient:
@@ -96,7 +97,7 @@ class FunctionHost:
     def _deliver_message(self, queue: QueueClient, message: QueueMessage) -> int:
         fn = self._only("queueTrigger")
         body = base64.b64decode(message.content)  # host.json: messageEncoding base64
-        msg = func.QueueMessage(
+        msg = QueueMessageBinding(
             id=message.id,
             body=body,
             dequeue_count=message.dequeue_count,
