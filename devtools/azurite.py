@@ -14,8 +14,10 @@ ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "devstoreaccount1"
 # Azurite's well-known development key: public, documented, and useless outside Azurite.
 KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-LISTENING = re.compile(r"Azurite (Blob|Queue|Table) service is successfully listening at "
-                       r"http://[\d.]+:(\d+)")
+LISTENING = re.compile(
+    r"Azurite (Blob|Queue|Table) service is successfully listening at "
+    r"http://[\d.]+:(\d+)"
+)
 
 
 class Azurite:
@@ -32,17 +34,25 @@ class Azurite:
         local = ROOT / "node_modules" / ".bin" / "azurite"
         found = str(local) if local.exists() else shutil.which("azurite")
         if not found:
-            raise RuntimeError("Azurite is not installed: run `npm ci` in the project folder "
-                               "(the README's test and demo commands do it for you).")
+            raise RuntimeError(
+                "Azurite is not installed: run `npm ci` in the project folder "
+                "(the README's test and demo commands do it for you)."
+            )
         return found
 
     def start(self) -> Azurite:
-        args = [self.executable(), "--inMemoryPersistence", "--skipApiVersionCheck", "--loose",
-                "--disableTelemetry"]
+        args = [
+            self.executable(),
+            "--inMemoryPersistence",
+            "--skipApiVersionCheck",
+            "--loose",
+            "--disableTelemetry",
+        ]
         for service in ("blob", "queue", "table"):
             args += [f"--{service}Host", "127.0.0.1", f"--{service}Port", "0"]
-        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        text=True)
+        self.process = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         assert self.process.stdout is not None
         threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True).start()
         deadline = time.monotonic() + self.timeout
@@ -63,10 +73,12 @@ class Azurite:
     @property
     def connection_string(self) -> str:
         p = self.ports
-        return (f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};"
-                f"BlobEndpoint=http://127.0.0.1:{p['blob']}/{ACCOUNT};"
-                f"QueueEndpoint=http://127.0.0.1:{p['queue']}/{ACCOUNT};"
-                f"TableEndpoint=http://127.0.0.1:{p['table']}/{ACCOUNT};")
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};"
+            f"BlobEndpoint=http://127.0.0.1:{p['blob']}/{ACCOUNT};"
+            f"QueueEndpoint=http://127.0.0.1:{p['queue']}/{ACCOUNT};"
+            f"TableEndpoint=http://127.0.0.1:{p['table']}/{ACCOUNT};"
+        )
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

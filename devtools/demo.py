@@ -34,8 +34,14 @@ def start(args: list[str], env: dict[str, str], log_name: str, ready: str) -> tu
     """Start a helper process; return it with the line that says it is ready."""
     LOGS.mkdir(exist_ok=True)
     log = (LOGS / log_name).open("w")
-    proc = subprocess.Popen([sys.executable, "-u", *args], cwd=ROOT, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=log)
+    proc = subprocess.Popen(
+        [sys.executable, "-u", *args],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=log,
+    )
     assert proc.stdout is not None
     deadline = time.monotonic() + 60
     for line in proc.stdout:
@@ -63,8 +69,10 @@ def api(port: int, path: str) -> Any:
 def describe(job: dict[str, Any]) -> str:
     done = sum(b["completed"] + b["failed"] for b in job["batches"])
     batches = ", ".join(str(b["status"]) for b in job["batches"]) or "-"
-    return (f"{job['input']['name']}: [bold]{job['status']}[/] "
-            f"(batches: {batches}; {done}/{job['total']} requests done)")
+    return (
+        f"{job['input']['name']}: [bold]{job['status']}[/] "
+        f"(batches: {batches}; {done}/{job['total']} requests done)"
+    )
 
 
 def wait_for_jobs(port: int, count: int, timeout: float) -> list[dict[str, Any]]:
@@ -77,7 +85,7 @@ def wait_for_jobs(port: int, count: int, timeout: float) -> list[dict[str, Any]]
             for line in map(describe, jobs):
                 if line not in shown:  # one line per change, so it reads well in a log too
                     shown.add(line)
-                    console.log(line)
+                    console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {line}")
             if len(jobs) >= count and all(j["status"] in terminal for j in jobs):
                 return jobs
             time.sleep(0.5)
@@ -88,8 +96,10 @@ def show_results(blobs: BlobServiceClient, job: dict[str, Any]) -> None:
     container, prefix = job["output"].split("/", 1)
     out = blobs.get_container_client(container)
     summary = json.loads(out.download_blob(prefix + "summary.json").readall())
-    console.print(f"\n[bold]{job['input']['name']}[/] -> {job['output']}  "
-                  f"status [bold]{summary['status']}[/], counts {summary['counts']}")
+    console.print(
+        f"\n[bold]{job['input']['name']}[/] -> {job['output']}  "
+        f"status [bold]{summary['status']}[/], counts {summary['counts']}"
+    )
     if summary["status"] == "rejected":
         console.print(out.download_blob(prefix + "errors.jsonl").readall().decode())
         return
@@ -98,15 +108,21 @@ def show_results(blobs: BlobServiceClient, job: dict[str, Any]) -> None:
         row = json.loads(raw)
         question = row["request"].get("messages", [{}])[-1].get("content", "")
         answer = ((row.get("response") or {}).get("choices") or [{}])[0]
-        table.add_row(str(row["line"]), row["custom_id"], row["status"], str(question)[:60],
-                      str(answer.get("message", {}).get("content", row.get("error")))[:80])
+        table.add_row(
+            str(row["line"]),
+            row["custom_id"],
+            row["status"],
+            str(question)[:60],
+            str(answer.get("message", {}).get("content", row.get("error")))[:80],
+        )
     console.print(table)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.demo", description=__doc__)
-    parser.add_argument("files", nargs="*", type=Path,
-                        default=[ROOT / "examples" / "three-questions.jsonl"])
+    parser.add_argument(
+        "files", nargs="*", type=Path, default=[ROOT / "examples" / "three-questions.jsonl"]
+    )
     parser.add_argument("--timeout", type=float, default=120)
     args = parser.parse_args(argv)
     with ExitStack() as stack:
@@ -114,20 +130,42 @@ def main(argv: list[str] | None = None) -> int:
         azurite = stack.enter_context(Azurite())
         env = {**os.environ, "AzureWebJobsStorage": azurite.connection_string}
         console.print("starting the Azure OpenAI batch emulator...")
-        emu, line = start(["-m", "devtools.emulator", "--port", "0", "--api-key", DEMO_KEY,
-                           "--deployments", DEPLOYMENT], env, "emulator.log", "listening on")
+        emu, line = start(
+            [
+                "-m",
+                "devtools.emulator",
+                "--port",
+                "0",
+                "--api-key",
+                DEMO_KEY,
+                "--deployments",
+                DEPLOYMENT,
+            ],
+            env,
+            "emulator.log",
+            "listening on",
+        )
         stack.callback(stop, emu)
-        env.update(AZURE_OPENAI_ENDPOINT=line.rsplit(" ", 1)[-1], AZURE_OPENAI_API_KEY=DEMO_KEY,
-                   AZURE_OPENAI_DEPLOYMENT=DEPLOYMENT, POLL_SCHEDULE="*/2 * * * * *")
+        env.update(
+            AZURE_OPENAI_ENDPOINT=line.rsplit(" ", 1)[-1],
+            AZURE_OPENAI_API_KEY=DEMO_KEY,
+            AZURE_OPENAI_DEPLOYMENT=DEPLOYMENT,
+            POLL_SCHEDULE="*/2 * * * * *",
+        )
         console.print("starting the local Functions host...")
-        host, line = start(["-m", "devtools.host", "--port", "0", "--settings", "/nonexistent"],
-                           env, "host.log", "host ready")
+        host, line = start(
+            ["-m", "devtools.host", "--port", "0", "--settings", "/nonexistent"],
+            env,
+            "host.log",
+            "host ready",
+        )
         stack.callback(stop, host)
         port = int(line.split("127.0.0.1:")[1].split("/")[0])
         blobs = BlobServiceClient.from_connection_string(azurite.connection_string)
         for path in args.files:
             blobs.get_blob_client("batch-input", f"demo/{path.name}").upload_blob(
-                path.read_bytes(), overwrite=True)
+                path.read_bytes(), overwrite=True
+            )
             console.print(f"dropped {path.name} into batch-input/demo/")
         for job in wait_for_jobs(port, len(args.files), args.timeout):
             show_results(blobs, job)

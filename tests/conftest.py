@@ -26,8 +26,9 @@ def azurite() -> Iterator[Azurite]:
 def emulator() -> Iterator[Any]:
     from devtools.emulator import Emulator, EmulatorConfig, Timings
 
-    timings = Timings(file_processing=0.05, validating=0.05, in_progress=0.2, finalizing=0.05,
-                      cancelling=0.05)
+    timings = Timings(
+        file_processing=0.05, validating=0.05, in_progress=0.2, finalizing=0.05, cancelling=0.05
+    )
     config = EmulatorConfig(port=0, api_key=API_KEY, deployments=DEPLOYMENTS, timings=timings)
     with Emulator(config) as running:
         yield running

@@ -2,12 +2,18 @@ from shared.batch_api import epoch, parse_batch
 
 
 def test_parse_batch_reads_quirky_objects():
-    batch = parse_batch({
-        "id": "batch_1", "status": "Completed", "output_file_id": "", "error_file_id": "f-e",
-        "request_counts": {"total": 3, "completed": None, "failed": 1},
-        "completed_at": "2026-11-22T00:00:10Z", "metadata": {"batchdrop_job": "j"},
-        "errors": {"data": [{"code": "c", "message": "m", "line": 2}]},
-    })
+    batch = parse_batch(
+        {
+            "id": "batch_1",
+            "status": "Completed",
+            "output_file_id": "",
+            "error_file_id": "f-e",
+            "request_counts": {"total": 3, "completed": None, "failed": 1},
+            "completed_at": "2026-11-22T00:00:10Z",
+            "metadata": {"batchdrop_job": "j"},
+            "errors": {"data": [{"code": "c", "message": "m", "line": 2}]},
+        }
+    )
     assert batch.status == "completed"
     assert (batch.total, batch.completed, batch.failed) == (3, 0, 1)
     assert batch.output_file_id is None and batch.error_file_id == "f-e"
@@ -17,8 +23,9 @@ def test_parse_batch_reads_quirky_objects():
 
 
 def test_parse_batch_with_nulls_everywhere():
-    batch = parse_batch({"id": "b", "status": None, "request_counts": None, "errors": None,
-                         "metadata": None})
+    batch = parse_batch(
+        {"id": "b", "status": None, "request_counts": None, "errors": None, "metadata": None}
+    )
     assert batch.status is None and batch.total == 0 and batch.errors == ()
 
 

@@ -2,15 +2,20 @@ import pytest
 
 from shared.config import DEFAULTS, Settings, SettingsError
 
-BASE = {"AzureWebJobsStorage": "UseDevelopmentStorage=true",
-        "AZURE_OPENAI_ENDPOINT": "http://127.0.0.1:1/"}
+BASE = {
+    "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+    "AZURE_OPENAI_ENDPOINT": "http://127.0.0.1:1/",
+}
 
 
 def test_defaults_match_the_contract():
     s = Settings.from_env(BASE)
     assert s.openai_endpoint == "http://127.0.0.1:1"
     assert (s.input_container, s.output_container, s.jobs_table) == (
-        "batch-input", "batch-output", "batchjobs")
+        "batch-input",
+        "batch-output",
+        "batchjobs",
+    )
     assert s.poll_schedule == "0 */1 * * * *"
     assert (s.max_requests, s.max_bytes, s.max_attempts) == (100_000, 200_000_000, 3)
     assert s.openai_api_version is None and s.openai_api_key is None
@@ -30,8 +35,11 @@ def test_bad_numbers_are_refused_with_the_setting_name(value):
 
 
 def test_identity_based_storage_from_account_name():
-    env = {"AZURE_OPENAI_ENDPOINT": "https://x.openai.azure.com",
-           "AzureWebJobsStorage__accountName": "acct", "AzureWebJobsStorage__clientId": "cid"}
+    env = {
+        "AZURE_OPENAI_ENDPOINT": "https://x.openai.azure.com",
+        "AzureWebJobsStorage__accountName": "acct",
+        "AzureWebJobsStorage__clientId": "cid",
+    }
     storage = Settings.from_env(env).storage
     assert storage.connection_string is None
     assert storage.service_uris["queue"] == "https://acct.queue.core.windows.net"

@@ -18,7 +18,8 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "three-questions
 
 def upload(deps, name: str, data: bytes) -> None:
     deps.blobs.get_blob_client(deps.settings.input_container, name).upload_blob(
-        data, overwrite=True)
+        data, overwrite=True
+    )
 
 
 def output(deps, path: str) -> bytes | None:
@@ -47,16 +48,21 @@ def drop_and_finish(host, deps, name: str, data: bytes, prefix: str) -> dict:
 
 
 def chat(cid: str, question: str, model: str = "gpt-4o-mini-batch") -> dict:
-    return {"custom_id": cid, "method": "POST", "url": "/chat/completions",
-            "body": {"model": model, "messages": [{"role": "user", "content": question}]}}
+    return {
+        "custom_id": cid,
+        "method": "POST",
+        "url": "/chat/completions",
+        "body": {"model": model, "messages": [{"role": "user", "content": question}]},
+    }
 
 
 @pytest.mark.parametrize("api_version", [None, "2024-10-21", "2025-04-01-preview"])
 def test_sample_file_comes_back_merged_in_input_order(app_env, host, emulator, api_version):
     app_env(**({"AZURE_OPENAI_API_VERSION": api_version} if api_version else {}))
     deps = default_deps()
-    summary = drop_and_finish(host, deps, "docs/three-questions.jsonl", EXAMPLE.read_bytes(),
-                              "docs/three-questions")
+    summary = drop_and_finish(
+        host, deps, "docs/three-questions.jsonl", EXAMPLE.read_bytes(), "docs/three-questions"
+    )
     requests = read_jsonl(EXAMPLE.read_bytes())
     results = read_jsonl(output(deps, "docs/three-questions/results.jsonl"))
     assert [r["custom_id"] for r in results] == ["task-0", "task-1", "task-2"]
@@ -106,7 +112,10 @@ def test_invalid_file_is_rejected_with_a_report_and_nothing_submitted(app_env, h
     assert summary["status"] == "rejected"
     errors = read_jsonl(output(deps, "bad/file/errors.jsonl"))
     assert [(e["line"], e["error"]["code"]) for e in errors] == [
-        (2, "invalid_json"), (3, "duplicate_custom_id"), (4, "not_an_object")]
+        (2, "invalid_json"),
+        (3, "duplicate_custom_id"),
+        (4, "not_an_object"),
+    ]
     assert all(f"Line {e['line']}" in e["error"]["message"] for e in errors)
     assert len(emulator.state()["files"]) == before
     assert jobs(deps)[0].status == JobStatus.REJECTED
@@ -127,12 +136,15 @@ def test_service_validation_failure_fails_the_job_with_its_reasons(app_env, host
 def test_mixed_deployments_become_one_batch_each_and_merge_back(app_env, host):
     app_env()
     deps = default_deps()
-    rows = [chat(f"r{i}", f"q{i}", "gpt-4.1-batch" if i % 2 else "gpt-4o-mini-batch")
-            for i in range(6)]
+    rows = [
+        chat(f"r{i}", f"q{i}", "gpt-4.1-batch" if i % 2 else "gpt-4o-mini-batch") for i in range(6)
+    ]
     summary = drop_and_finish(host, deps, "mixed.jsonl", jsonl(rows), "mixed")
     assert summary["status"] == "completed"
     assert sorted(b["deployment"] for b in summary["batches"]) == [
-        "gpt-4.1-batch", "gpt-4o-mini-batch"]
+        "gpt-4.1-batch",
+        "gpt-4o-mini-batch",
+    ]
     results = read_jsonl(output(deps, "mixed/results.jsonl"))
     assert [r["custom_id"] for r in results] == [f"r{i}" for i in range(6)]
     assert all(r["status"] == "succeeded" and r["response"]["choices"] for r in results)

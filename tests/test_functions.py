@@ -49,10 +49,16 @@ def test_queue_and_timer_read_their_settings():
 
 def test_http_routes():
     fns = registry(function_app.app)
-    routes = {n: (f.trigger["route"], [str(getattr(m, "value", m)) for m in f.trigger["methods"]])
-              for n, f in fns.items() if f.trigger["type"] == "httpTrigger"}
-    assert routes == {"list_jobs": ("jobs", ["GET"]), "get_job": ("jobs/{job_id}", ["GET"]),
-                      "cancel_job": ("jobs/{job_id}/cancel", ["POST"])}
+    routes = {
+        n: (f.trigger["route"], [str(getattr(m, "value", m)) for m in f.trigger["methods"]])
+        for n, f in fns.items()
+        if f.trigger["type"] == "httpTrigger"
+    }
+    assert routes == {
+        "list_jobs": ("jobs", ["GET"]),
+        "get_job": ("jobs/{job_id}", ["GET"]),
+        "cancel_job": ("jobs/{job_id}/cancel", ["POST"]),
+    }
     for fn in fns.values():
         if fn.trigger["type"] == "httpTrigger":
             assert str(getattr(fn.trigger["authLevel"], "value", "")) == "function"

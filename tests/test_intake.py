@@ -20,13 +20,13 @@ def line(cid, model="dep-a", url="/v1/chat/completions", **extra):
 def run(data: bytes, chunk=7, **kw):
     sink = Collect()
     opts = {"default_deployment": "dep-default", "max_requests": 100, "max_bytes": 10**9, **kw}
-    chunks = [data[i:i + chunk] for i in range(0, len(data), chunk)]
+    chunks = [data[i : i + chunk] for i in range(0, len(data), chunk)]
     return read_native(chunks, sink, **opts), sink
 
 
 def test_iter_lines_numbers_lines_across_chunk_boundaries_and_crlf():
     data = b"a\r\nbb\n\nccc"
-    out = list(iter_lines([data[i:i + 2] for i in range(0, len(data), 2)]))
+    out = list(iter_lines([data[i : i + 2] for i in range(0, len(data), 2)]))
     assert out == [(1, b"a"), (2, b"bb"), (3, b""), (4, b"ccc")]
 
 
@@ -40,13 +40,28 @@ def test_valid_file_keeps_input_order_and_native_shape():
 
 
 def test_every_problem_is_reported_with_its_line():
-    data = b"\n".join([line("a"), b"{not json", b"[1, 2]", line("a"), b'{"method": "POST"}',
-                       line("b", url="/v1/responses"), line("c", method="GET")])
+    data = b"\n".join(
+        [
+            line("a"),
+            b"{not json",
+            b"[1, 2]",
+            line("a"),
+            b'{"method": "POST"}',
+            line("b", url="/v1/responses"),
+            line("c", method="GET"),
+        ]
+    )
     intake, _ = run(data)
     assert not intake.ok
     found = {(p.line, p.code) for p in intake.problems}
-    assert found == {(2, "invalid_json"), (3, "not_an_object"), (4, "duplicate_custom_id"),
-                     (5, "missing_custom_id"), (6, "mixed_url"), (7, "unsupported_method")}
+    assert found == {
+        (2, "invalid_json"),
+        (3, "not_an_object"),
+        (4, "duplicate_custom_id"),
+        (5, "missing_custom_id"),
+        (6, "mixed_url"),
+        (7, "unsupported_method"),
+    }
     assert all(f"Line {p.line}" in p.message for p in intake.problems)
 
 
@@ -80,7 +95,11 @@ def test_split_by_deployment_and_by_count_and_bytes():
     rows = [line(f"a{i}", model="dep-a") for i in range(5)] + [line("b0", model="dep-b")]
     intake, sink = run(b"\n".join(rows), max_requests=2)
     assert [(p.deployment, p.count) for p in intake.parts] == [
-        ("dep-a", 2), ("dep-a", 2), ("dep-a", 1), ("dep-b", 1)]
+        ("dep-a", 2),
+        ("dep-a", 2),
+        ("dep-a", 1),
+        ("dep-b", 1),
+    ]
     size = len(line("a0")) + 1
     intake, _ = run(b"\n".join(rows[:4]), max_bytes=size * 2)
     assert [p.count for p in intake.parts] == [2, 2]

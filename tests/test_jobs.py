@@ -1,7 +1,16 @@
 import pytest
 
-from shared.jobs import ALLOWED, TERMINAL, Job, JobStatus, Part, TransitionError, job_id_for
-from shared.jobs import normalise_remote_status, outcome
+from shared.jobs import (
+    ALLOWED,
+    TERMINAL,
+    Job,
+    JobStatus,
+    Part,
+    TransitionError,
+    job_id_for,
+    normalise_remote_status,
+    outcome,
+)
 
 
 def test_job_id_is_stable_per_version_and_safe_as_a_table_key():
@@ -23,26 +32,46 @@ def test_forbidden_transition_raises():
     assert job.moved_to(JobStatus.SUBMITTING).status == JobStatus.SUBMITTING
 
 
-@pytest.mark.parametrize(("raw", "norm"), [
-    ("Validating", "validating"), ("IN_PROGRESS", "in_progress"), (" completed ", "completed"),
-    (None, None), ("", None), (3, None)])
+@pytest.mark.parametrize(
+    ("raw", "norm"),
+    [
+        ("Validating", "validating"),
+        ("IN_PROGRESS", "in_progress"),
+        (" completed ", "completed"),
+        (None, None),
+        ("", None),
+        (3, None),
+    ],
+)
 def test_remote_status_is_normalised(raw, norm):
     assert normalise_remote_status(raw) == norm
 
 
-@pytest.mark.parametrize(("statuses", "expected"), [
-    (["completed", "completed"], JobStatus.COMPLETED),
-    (["completed", "expired"], JobStatus.EXPIRED),
-    (["cancelled", "completed"], JobStatus.CANCELLED),
-    (["expired", "failed"], JobStatus.FAILED),
-])
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [
+        (["completed", "completed"], JobStatus.COMPLETED),
+        (["completed", "expired"], JobStatus.EXPIRED),
+        (["cancelled", "completed"], JobStatus.CANCELLED),
+        (["expired", "failed"], JobStatus.FAILED),
+    ],
+)
 def test_outcome_of_parts(statuses, expected):
-    parts = tuple(Part(i, "d", "/v1/chat/completions", 1, remote_status=s)
-                  for i, s in enumerate(statuses))
+    parts = tuple(
+        Part(i, "d", "/v1/chat/completions", 1, remote_status=s) for i, s in enumerate(statuses)
+    )
     assert outcome(parts) == expected
 
 
 def test_part_round_trips_through_dict():
-    part = Part(2, "d", "/v1/responses", 5, file_id="f", batch_id="b", remote_status="failed",
-                errors=({"code": "x", "message": "y"},))
+    part = Part(
+        2,
+        "d",
+        "/v1/responses",
+        5,
+        file_id="f",
+        batch_id="b",
+        remote_status="failed",
+        errors=({"code": "x", "message": "y"},),
+    )
     assert Part.from_dict(part.to_dict()) == part

@@ -26,9 +26,16 @@ def test_long_names_stay_within_the_blob_name_limit_and_unique():
         assert len(f"{a}/{file}") <= MAX_BLOB_NAME
 
 
-@pytest.mark.parametrize(("name", "ignored"), [
-    ("_job.json", True), ("dir/_job.json", True), (".hidden", True), ("dir/.x.jsonl", True),
-    ("a.jsonl", False), ("dir_/a.jsonl", False),
-])
+@pytest.mark.parametrize(
+    ("name", "ignored"),
+    [
+        ("_job.json", True),
+        ("dir/_job.json", True),
+        (".hidden", True),
+        ("dir/.x.jsonl", True),
+        ("a.jsonl", False),
+        ("dir_/a.jsonl", False),
+    ],
+)
 def test_ignored_names(name, ignored):
     assert is_ignored(name) is ignored
