@@ -83,6 +83,7 @@ def make_client(settings: Settings) -> openai.OpenAI:
         api_key=key,
         default_headers=headers,
         max_retries=0,
+        timeout=settings.openai_timeout_seconds,
     )
 
 
@@ -91,6 +92,7 @@ def _dated_client(settings: Settings) -> openai.OpenAI:
         "azure_endpoint": settings.openai_endpoint,
         "api_version": settings.openai_api_version,
         "max_retries": 0,
+        "timeout": settings.openai_timeout_seconds,
     }
     if settings.openai_api_key:
         return openai.AzureOpenAI(api_key=settings.openai_api_key, **common)
@@ -148,7 +150,7 @@ class OpenAIBatchApi:
             if found is None:
                 raise
             return found
-        return parse_batch(created.to_dict())
+        return parse_batch(created.to_dict(warnings=False))
 
     def find_batch(self, metadata: dict[str, str]) -> RemoteBatch | None:
         wanted = tuple(sorted(metadata.items()))
@@ -162,11 +164,11 @@ class OpenAIBatchApi:
 
     def _recent_batches(self) -> Iterator[dict[str, Any]]:
         for item in self.read_client.batches.list(limit=100):
-            yield item.to_dict()
+            yield item.to_dict(warnings=False)
 
     def get_batch(self, batch_id: str) -> RemoteBatch | None:
         try:
-            return parse_batch(self.read_client.batches.retrieve(batch_id).to_dict())
+            return parse_batch(self.read_client.batches.retrieve(batch_id).to_dict(warnings=False))
         except openai.NotFoundError:
             return None
 

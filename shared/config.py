@@ -24,6 +24,7 @@ DEFAULTS: dict[str, str | None] = {
     "BATCH_MAX_ATTEMPTS": "3",
     "BATCH_ALLOWED_DEPLOYMENTS": "",
     "BATCH_FILE_WAIT_SECONDS": "20",
+    "AZURE_OPENAI_TIMEOUT_SECONDS": "60",
 }
 
 # Settings that only make sense locally and must not be set in Azure (keys).
@@ -64,6 +65,7 @@ class Settings:
     max_attempts: int = 3
     allowed_deployments: frozenset[str] = frozenset()
     file_wait_seconds: float = 20.0
+    openai_timeout_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -90,6 +92,7 @@ class Settings:
             max_attempts=_positive_int(get, "BATCH_MAX_ATTEMPTS"),
             allowed_deployments=_name_set(get("BATCH_ALLOWED_DEPLOYMENTS")),
             file_wait_seconds=float(_positive_int(get, "BATCH_FILE_WAIT_SECONDS")),
+            openai_timeout_seconds=float(_positive_int(get, "AZURE_OPENAI_TIMEOUT_SECONDS")),
         )
 
 

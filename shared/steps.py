@@ -17,6 +17,9 @@ log = logging.getLogger(__name__)
 LEASE_SECONDS = 300  # longer than any step; a crashed worker's lease runs out after this
 
 Step = Callable[[Deps, Job], Job]
+# Entering these states runs their step at once: a new file gets its batches without waiting
+# for the next timer tick.
+CHAINED = frozenset({JobStatus.SUBMITTING})
 STEPS: dict[JobStatus, Step] = {
     JobStatus.RECEIVED: prepare,
     JobStatus.SUBMITTING: submit_parts,
@@ -42,8 +45,15 @@ def advance(deps: Deps, job: Job) -> Job:
         log.info("job %s is being worked on elsewhere; skipped", job.job_id)
         return job
     try:
-        result = step(deps, claimed)
+        result = _run(deps, claimed, step)
     except Exception:
         release_quietly(deps.store, job.job_id)
         raise
     return deps.store.save(release(result))
+
+
+def _run(deps: Deps, job: Job, step: Step) -> Job:
+    result = step(deps, job)
+    while result.status != job.status and result.status in CHAINED:
+        job, result = result, STEPS[result.status](deps, result)
+    return result
