@@ -159,3 +159,20 @@ def test_ignored_names_and_other_containers_start_nothing(app_env, host):
     host.deliver_new_blobs()
     host.deliver_blob("x.jsonl", container=deps.settings.output_container)
     assert jobs(deps) == []
+
+
+def test_prompts_and_answers_never_reach_logs_or_the_table(app_env, host, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    app_env()
+    deps = default_deps()
+    canary = "CANARY-" + "7f3a9c" * 3
+    drop_and_finish(host, deps, "canary.jsonl", jsonl([chat("a", canary)]), "canary")
+    answer = read_jsonl(output(deps, "canary/results.jsonl"))[0]["response"]
+    text = answer["choices"][0]["message"]["content"]
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "canary" in logged.lower()  # the blob name is logged; the prompt is not
+    assert canary not in logged and text not in logged
+    entity = deps.store.table.get_entity("job", jobs(deps)[0].job_id)
+    assert canary not in str(dict(entity)) and text not in str(dict(entity))

@@ -1,0 +1,60 @@
+"""The job table against Azurite: create-if-absent, conditional writes, leases, open jobs."""
+
+import uuid
+
+import pytest
+from azure.data.tables import TableServiceClient
+
+from shared.jobs import Job, JobStatus
+from shared.store import Conflict, TableJobStore, claim, from_entity, to_entity
+
+
+@pytest.fixture
+def store(azurite):
+    service = TableServiceClient.from_connection_string(azurite.connection_string)
+    table = service.create_table(f"t{uuid.uuid4().hex[:12]}")
+    return TableJobStore(table)
+
+
+def test_create_is_create_if_absent(store):
+    job = Job.new("c", "a/b #?.jsonl", '"0x1"')
+    first = store.create(job)
+    assert first is not None and first.row_etag
+    assert store.create(job) is None
+    assert store.get(job.job_id).name == "a/b #?.jsonl"
+
+
+def test_a_stale_copy_cannot_overwrite_a_newer_one(store):
+    job = store.create(Job.new("c", "n", "e"))
+    winner = store.save(job.moved_to(JobStatus.SUBMITTING))
+    with pytest.raises(Conflict):
+        store.save(job.moved_to(JobStatus.REJECTED))  # F14: the loser gets 412
+    assert store.get(job.job_id).status == JobStatus.SUBMITTING
+    assert store.save(winner.changed(last_error="x")).last_error == "x"
+
+
+def test_only_one_worker_gets_the_lease(store):
+    job = store.create(Job.new("c", "n", "e"))
+    assert claim(store, job, 60) is not None
+    assert claim(store, job, 60) is None  # stale copy: 412
+    assert claim(store, store.get(job.job_id), 60) is None  # fresh copy: lease still held
+
+
+def test_open_jobs_skip_finished_and_cleaned_ones(store):
+    open_job = store.create(Job.new("c", "open", "e"))
+    done = store.create(Job.new("c", "done", "e"))
+    store.save(done.moved_to(JobStatus.REJECTED, cleaned=True))
+    assert [j.job_id for j in store.open_jobs()] == [open_job.job_id]
+
+
+def test_entity_round_trip_keeps_everything_but_is_readable():
+    job = Job.new("c", "n", "e").changed(warnings=("w",), last_error="boom")
+    entity = to_entity(job)
+    assert entity["Status"] == "received" and entity["BlobName"] == "n"
+
+    class Entity(dict):
+        metadata = {"etag": "W/1"}
+
+    back = from_entity(Entity(entity))
+    assert back.warnings == ("w",) and back.last_error == "boom" and back.row_etag == "W/1"
+    assert back.created_at == job.created_at
