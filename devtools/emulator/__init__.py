@@ -1,0 +1,8 @@
+"""A local emulator of the Azure OpenAI Files and Global Batch APIs, quirks included."""
+
+from .config import EmulatorConfig, Timings
+from .emulator import Emulator
+from .faults import KINDS as FAULT_KINDS
+from .faults import RuleError
+
+__all__ = ["FAULT_KINDS", "Emulator", "EmulatorConfig", "RuleError", "Timings"]

@@ -1,0 +1,62 @@
+"""Command line: `python -m devtools.emulator --port N`."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from .config import EmulatorConfig, Timings
+from .emulator import Emulator
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m devtools.emulator",
+        description="Local emulator of the Azure OpenAI Files and Global Batch APIs.",
+    )
+    parser.add_argument("--port", type=int, required=True, help="0 picks a free port")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--api-key", default=None, help="required value of the api-key header")
+    parser.add_argument(
+        "--deployments", default=None, help="comma-separated deployment names (default: any)"
+    )
+    parser.add_argument("--max-requests-per-file", type=int, default=100_000)
+    parser.add_argument("--speed", type=float, default=1.0, help="time multiplier; 2 = faster")
+    parser.add_argument("--upstream", default=None, help="OpenAI-compatible base URL")
+    parser.add_argument("--verbose", action="store_true", help="log request lines to stderr")
+    return parser.parse_args(argv)
+
+
+def config_from(args: argparse.Namespace) -> EmulatorConfig:
+    deployments = None
+    if args.deployments:
+        deployments = frozenset(d.strip() for d in args.deployments.split(",") if d.strip())
+    return EmulatorConfig(
+        port=args.port,
+        host=args.host,
+        api_key=args.api_key,
+        deployments=deployments,
+        timings=Timings(),
+        speed=args.speed,
+        upstream=args.upstream,
+        max_requests_per_file=args.max_requests_per_file,
+        verbose=args.verbose,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with Emulator(config_from(args)) as emulator:
+        print(f"Azure OpenAI batch emulator listening on {emulator.url}", flush=True)
+        while not stop.wait(0.5):
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
