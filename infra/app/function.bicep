@@ -1,0 +1,303 @@
+// The Flex Consumption plan and the Python function app. Every connection is identity-based:
+// the app's user-assigned identity reads the deployment package, talks to the host storage,
+// sends telemetry and calls Azure OpenAI; no app setting holds a key.
+
+@description('Required. Function app name.')
+param name string
+
+@description('Required. Flex Consumption plan name.')
+param planName string
+
+@description('Required. Azure region.')
+param location string
+
+@description('Optional. Tags for the plan and the app (the app also gets azd-service-name).')
+param tags object = {}
+
+@description('Required. azd service name from azure.yaml.')
+param serviceName string
+
+@description('Optional. Python version of the Functions worker.')
+@allowed([
+  '3.11'
+  '3.12'
+])
+param pythonVersion string = '3.11'
+
+@description('Optional. Memory of each instance in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Optional. Most instances the app scales out to.')
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 100
+
+@description('Required. Resource id of the user-assigned identity.')
+param identityId string
+
+@description('Required. Client id of the user-assigned identity.')
+param identityClientId string
+
+@description('Required. Storage account name.')
+param storageAccountName string
+
+@description('Required. Blob endpoint of the storage account, with a trailing slash.')
+param blobEndpoint string
+
+@description('Required. Queue endpoint of the storage account, with a trailing slash.')
+param queueEndpoint string
+
+@description('Required. Table endpoint of the storage account, with a trailing slash.')
+param tableEndpoint string
+
+@description('Required. Container that holds the deployment package.')
+param deploymentContainerName string
+
+@description('Required. Application Insights component name.')
+param applicationInsightsName string
+
+@description('Required. Azure OpenAI endpoint, e.g. https://name.openai.azure.com/.')
+param openAiEndpoint string
+
+@description('Required. Default Global-Batch deployment name.')
+param openAiDeployment string
+
+@description('Optional. Dated Azure OpenAI API version; empty uses the v1 API.')
+param openAiApiVersion string = ''
+
+@description('Required. Container users drop files into.')
+param inputContainerName string
+
+@description('Required. Container results go to.')
+param outputContainerName string
+
+@description('Required. Internal work container.')
+param workContainerName string
+
+@description('Required. Jobs table.')
+param jobsTableName string
+
+@description('Required. Completion queue.')
+param completionQueueName string
+
+@description('Optional. NCRONTAB schedule (six fields) of the poller.')
+param pollSchedule string = '0 */1 * * * *'
+
+@description('Optional. Most requests per batch file before a file is split.')
+param maxRequests string = '100000'
+
+@description('Optional. Most bytes per batch file before a file is split.')
+param maxBytes string = '200000000'
+
+@description('Optional. Tries per request in all (first try plus retries).')
+param maxAttempts string = '3'
+
+@description('Optional. Comma-separated deployments input lines may name; empty allows any.')
+param allowedDeployments string = ''
+
+@description('Optional. Seconds to wait for an uploaded file to be processed.')
+param fileWaitSeconds string = '20'
+
+@description('Optional. Timeout in seconds of one call to Azure OpenAI.')
+param openAiTimeoutSeconds string = '60'
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    //checkov:skip=CKV_AZURE_225: zone redundancy on Flex Consumption exists only in some regions and fails the deployment elsewhere; enable zoneRedundant on the plan where your region supports it.
+    reserved: true
+  }
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  tags: union(tags, {
+    'azd-service-name': serviceName
+  })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    //checkov:skip=CKV_AZURE_222: Event Grid delivers blob events to the app's public webhook and users call the HTTP API; every function requires a key (function auth level, blobs_extension system key).
+    publicNetworkAccess: 'Enabled'
+    //checkov:skip=CKV_AZURE_17: Event Grid webhook delivery cannot present a client certificate; the HTTP API authenticates with function keys.
+    clientCertEnabled: false
+    siteConfig: {
+      // Every setting shared/config.py reads, plus the identity-based host storage connection.
+      // AZURE_OPENAI_API_KEY is deliberately absent: in Azure the app authenticates with its identity.
+      appSettings: [
+        {
+          name: 'AzureWebJobsStorage__accountName'
+          value: storageAccountName
+        }
+        {
+          name: 'AzureWebJobsStorage__blobServiceUri'
+          value: blobEndpoint
+        }
+        {
+          name: 'AzureWebJobsStorage__queueServiceUri'
+          value: queueEndpoint
+        }
+        {
+          name: 'AzureWebJobsStorage__tableServiceUri'
+          value: tableEndpoint
+        }
+        {
+          name: 'AzureWebJobsStorage__credential'
+          value: 'managedidentity'
+        }
+        {
+          name: 'AzureWebJobsStorage__clientId'
+          value: identityClientId
+        }
+        {
+          name: 'AZURE_CLIENT_ID'
+          value: identityClientId
+        }
+        {
+          name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+          value: appInsights.properties.ConnectionString
+        }
+        {
+          name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
+          value: 'ClientId=${identityClientId};Authorization=AAD'
+        }
+        {
+          name: 'AZURE_OPENAI_ENDPOINT'
+          value: openAiEndpoint
+        }
+        {
+          name: 'AZURE_OPENAI_API_VERSION'
+          value: openAiApiVersion
+        }
+        {
+          name: 'AZURE_OPENAI_DEPLOYMENT'
+          value: openAiDeployment
+        }
+        {
+          name: 'BATCH_INPUT_CONTAINER'
+          value: inputContainerName
+        }
+        {
+          name: 'BATCH_OUTPUT_CONTAINER'
+          value: outputContainerName
+        }
+        {
+          name: 'BATCH_WORK_CONTAINER'
+          value: workContainerName
+        }
+        {
+          name: 'BATCH_JOBS_TABLE'
+          value: jobsTableName
+        }
+        {
+          name: 'BATCH_COMPLETION_QUEUE'
+          value: completionQueueName
+        }
+        {
+          name: 'POLL_SCHEDULE'
+          value: pollSchedule
+        }
+        {
+          name: 'BATCH_MAX_REQUESTS'
+          value: maxRequests
+        }
+        {
+          name: 'BATCH_MAX_BYTES'
+          value: maxBytes
+        }
+        {
+          name: 'BATCH_MAX_ATTEMPTS'
+          value: maxAttempts
+        }
+        {
+          name: 'BATCH_ALLOWED_DEPLOYMENTS'
+          value: allowedDeployments
+        }
+        {
+          name: 'BATCH_FILE_WAIT_SECONDS'
+          value: fileWaitSeconds
+        }
+        {
+          name: 'AZURE_OPENAI_TIMEOUT_SECONDS'
+          value: openAiTimeoutSeconds
+        }
+      ]
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      cors: {
+        allowedOrigins: [
+          'https://portal.azure.com'
+        ]
+      }
+    }
+    //checkov:skip=CKV_AZURE_212: Flex Consumption scales from zero and replaces failed instances itself; always-ready instances would bill around the clock.
+    //checkov:skip=CKV_AZURE_213: App Service health checks do not apply to Flex Consumption; the Functions host is monitored by the platform and Application Insights.
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${blobEndpoint}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        instanceMemoryMB: instanceMemoryMB
+        maximumInstanceCount: maximumInstanceCount
+      }
+      runtime: {
+        name: 'python'
+        version: pythonVersion
+      }
+    }
+  }
+}
+
+// azd deploys with an Entra ID token; basic (user/password) publishing stays off.
+resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+output id string = functionApp.id
+output name string = functionApp.name
+output defaultHostName string = functionApp.properties.defaultHostName
