@@ -14,13 +14,12 @@ from .deps import Deps
 from .intake import iter_lines
 from .jobs import Job, JobStatus, outcome
 from .merge import Outcomes, Tally, merge
-from .paths import work_prefix
+from .paths import WORK_INDEX, work_prefix
 from .report import iso, publish, summary, write_jsonl
 from .store import claim, release_quietly
 
 log = logging.getLogger(__name__)
 
-INDEX = "requests.jsonl"
 COMPLETE_LEASE_SECONDS = 1800
 CHUNK = 1 << 20
 
@@ -55,8 +54,8 @@ def merge_and_publish(deps: Deps, job: Job) -> Job:
     with tempfile.TemporaryDirectory(prefix="batchdrop-") as tmp:
         folder = Path(tmp)
         outcomes = _collect_outcomes(deps, job, folder)
-        index = folder / INDEX
-        blobs.download_to(deps.work, work_prefix(job.job_id) + INDEX, index)
+        index = folder / WORK_INDEX
+        blobs.download_to(deps.work, work_prefix(job.job_id) + WORK_INDEX, index)
         tally = _write_results(job, index, outcomes, folder)
         status = outcome(job.parts)
         doc = summary(

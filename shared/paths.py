@@ -8,6 +8,8 @@ import posixpath
 MAX_BLOB_NAME = 1024
 LONGEST_OUTPUT_FILE = len("/results.jsonl")
 OUTPUT_FILES = ("results.jsonl", "errors.jsonl", "results.csv", "summary.json")
+# In the work container under <job_id>/: every request in input order, for the merge.
+WORK_INDEX = "requests.jsonl"
 
 
 def output_prefix(name: str) -> str:

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from .complete import cleanup
 from .deps import Deps
 from .jobs import Job, JobStatus
+from .prepare import prepare
 from .store import claim, release, release_quietly
-from .submit import prepare, submit_parts
+from .submit import submit_parts
 from .track import refresh, requeue_if_stale
 
 log = logging.getLogger(__name__)
