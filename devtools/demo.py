@@ -151,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             AZURE_OPENAI_API_KEY=DEMO_KEY,
             AZURE_OPENAI_DEPLOYMENT=DEPLOYMENT,
             POLL_SCHEDULE="*/2 * * * * *",
+            BATCH_STATUS_MIN_SECONDS="1",  # the emulator needs no once-a-minute courtesy
         )
         console.print("starting the local Functions host...")
         host, line = start(

@@ -10,6 +10,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import openai
+from tenacity import (
+    RetryCallState,
+    retry,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 
 from .config import Settings
 from .jobs import normalise_remote_status
@@ -23,6 +30,42 @@ SCAN_LIMIT = 2000  # how many recent batches to look through for an earlier atte
 # An answer that may have been lost after the service acted: repeating the call could create
 # a second file or batch, so look for the first one instead (azure-facts.md: no idempotency key).
 AMBIGUOUS = (openai.APITimeoutError, openai.APIConnectionError, openai.InternalServerError)
+CREATE_TRIES = 4
+# Uploads expire after 14 days (the shortest Azure allows): a file whose job is lost somehow
+# still cannot fill the resource's file quota for ever, and the quota rises from 500 to 10,000.
+EXPIRES_AFTER = {"anchor": "created_at", "seconds": 14 * 24 * 3600}
+FIRST_DATED_VERSION_WITH_EXPIRY = "2025-04-01-preview"
+
+
+class QuotaExceeded(Exception):
+    """The deployment's enqueued-token quota is full (token_limit_exceeded): try again later."""
+
+
+def _retry_after(exc: BaseException) -> float:
+    response = getattr(exc, "response", None)
+    header = response.headers.get("retry-after") if response is not None else None
+    try:
+        return min(float(header), 60.0) if header else 0.0
+    except ValueError:
+        return 0.0
+
+
+def _wait(state: RetryCallState) -> float:
+    """Honour Retry-After when the service sends one; exponential back-off otherwise."""
+    exc = state.outcome.exception() if state.outcome else None
+    return _retry_after(exc) if exc and _retry_after(exc) else backoff(state)
+
+
+backoff = wait_exponential_jitter(initial=1, max=20)
+
+# Safe to repeat: a 429 means the service did nothing; an ambiguous failure is repeated only
+# after the lookup found no earlier attempt's object (see upload and create_batch).
+retry_create = retry(
+    retry=retry_if_exception_type((openai.RateLimitError, *AMBIGUOUS)),
+    wait=_wait,
+    stop=stop_after_attempt(CREATE_TRIES),
+    reraise=True,
+)
 
 
 @dataclass(frozen=True)
@@ -78,7 +121,7 @@ def make_client(settings: Settings) -> openai.OpenAI:
         headers = {"api-key": settings.openai_api_key}
     else:
         key, headers = _token_provider(), {}
-    return openai.OpenAI(
+    return openai.OpenAI(  # the v1 API
         base_url=f"{settings.openai_endpoint}/openai/v1/",
         api_key=key,
         default_headers=headers,
@@ -108,15 +151,23 @@ def _token_provider() -> Any:
 class OpenAIBatchApi:
     """BatchApi over the openai SDK. Creates never retry blindly; reads use the SDK's backoff."""
 
-    def __init__(self, client: openai.OpenAI) -> None:
+    def __init__(self, client: openai.OpenAI, api_version: str | None = None) -> None:
         self.create_client = client.with_options(max_retries=0)
         self.read_client = client.with_options(max_retries=READ_RETRIES)
+        self.expiry: Any = (
+            EXPIRES_AFTER
+            if api_version is None or api_version >= FIRST_DATED_VERSION_WITH_EXPIRY
+            else openai.omit
+        )
 
+    @retry_create
     def upload(self, filename: str, path: Path) -> RemoteFile:
         try:
             with path.open("rb") as stream:
                 created = self.create_client.files.create(
-                    file=(filename, stream, "application/jsonl"), purpose="batch"
+                    file=(filename, stream, "application/jsonl"),
+                    purpose="batch",
+                    expires_after=self.expiry,
                 )
         except AMBIGUOUS:
             found = self.find_file(filename)
@@ -137,6 +188,7 @@ class OpenAIBatchApi:
         except openai.NotFoundError:
             return None
 
+    @retry_create
     def create_batch(self, file_id: str, endpoint: str, metadata: dict[str, str]) -> RemoteBatch:
         try:
             created = self.create_client.batches.create(
@@ -145,6 +197,10 @@ class OpenAIBatchApi:
                 completion_window="24h",
                 metadata=metadata,
             )
+        except openai.BadRequestError as exc:
+            if _code(exc) == "token_limit_exceeded":
+                raise QuotaExceeded(str(exc)) from exc
+            raise
         except AMBIGUOUS:
             found = self.find_batch(metadata)
             if found is None:
@@ -187,6 +243,13 @@ class OpenAIBatchApi:
             self.read_client.files.delete(file_id)
         except openai.NotFoundError:
             log.info("file %s already gone", file_id)
+
+
+def _code(exc: openai.APIStatusError) -> str | None:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error", body)
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) else getattr(exc, "code", None)
 
 
 def _file(item: Any) -> RemoteFile:

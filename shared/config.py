@@ -25,6 +25,12 @@ DEFAULTS: dict[str, str | None] = {
     "BATCH_ALLOWED_DEPLOYMENTS": "",
     "BATCH_FILE_WAIT_SECONDS": "20",
     "AZURE_OPENAI_TIMEOUT_SECONDS": "60",
+    "BATCH_STATUS_MIN_SECONDS": "55",
+    "BATCH_QUOTA_BACKOFF_SECONDS": "300",
+    "BATCH_QUOTA_DEADLINE_HOURS": "24",
+    "BATCH_FILE_DEADLINE_SECONDS": "1800",
+    "BATCH_POLL_CONCURRENCY": "16",
+    "BATCH_POLL_BUDGET_SECONDS": "240",
 }
 
 # Settings that only make sense locally and must not be set in Azure (keys).
@@ -66,6 +72,12 @@ class Settings:
     allowed_deployments: frozenset[str] = frozenset()
     file_wait_seconds: float = 20.0
     openai_timeout_seconds: float = 60.0
+    status_min_seconds: float = 55.0
+    quota_backoff_seconds: float = 300.0
+    quota_deadline_hours: float = 24.0
+    file_deadline_seconds: float = 1800.0
+    poll_concurrency: int = 16
+    poll_budget_seconds: float = 240.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -91,8 +103,14 @@ class Settings:
             max_bytes=_positive_int(get, "BATCH_MAX_BYTES"),
             max_attempts=_positive_int(get, "BATCH_MAX_ATTEMPTS"),
             allowed_deployments=_name_set(get("BATCH_ALLOWED_DEPLOYMENTS")),
-            file_wait_seconds=float(_positive_int(get, "BATCH_FILE_WAIT_SECONDS")),
-            openai_timeout_seconds=float(_positive_int(get, "AZURE_OPENAI_TIMEOUT_SECONDS")),
+            file_wait_seconds=_number(get, "BATCH_FILE_WAIT_SECONDS"),
+            openai_timeout_seconds=_positive_number(get, "AZURE_OPENAI_TIMEOUT_SECONDS"),
+            status_min_seconds=_number(get, "BATCH_STATUS_MIN_SECONDS"),
+            quota_backoff_seconds=_positive_number(get, "BATCH_QUOTA_BACKOFF_SECONDS"),
+            quota_deadline_hours=_positive_number(get, "BATCH_QUOTA_DEADLINE_HOURS"),
+            file_deadline_seconds=_positive_number(get, "BATCH_FILE_DEADLINE_SECONDS"),
+            poll_concurrency=_positive_int(get, "BATCH_POLL_CONCURRENCY"),
+            poll_budget_seconds=_positive_number(get, "BATCH_POLL_BUDGET_SECONDS"),
         )
 
 
@@ -111,6 +129,24 @@ def _positive_int(get: object, name: str) -> int:
         raise SettingsError(f"Setting {name}={raw!r} must be a whole number.") from None
     if value < 1:
         raise SettingsError(f"Setting {name}={raw!r} must be at least 1.")
+    return value
+
+
+def _number(get: object, name: str) -> float:
+    raw = _required(get, name)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"Setting {name}={raw!r} must be a number.") from None
+    if value < 0 or value != value:
+        raise SettingsError(f"Setting {name}={raw!r} must be zero or more.")
+    return value
+
+
+def _positive_number(get: object, name: str) -> float:
+    value = _number(get, name)
+    if value <= 0:
+        raise SettingsError(f"Setting {name}={value!r} must be more than zero.")
     return value
 
 

@@ -36,7 +36,7 @@ class Deps:
         return cls(
             settings=settings,
             store=TableJobStore(clients.table_client(storage, settings.jobs_table)),
-            api=api or OpenAIBatchApi(make_client(settings)),
+            api=api or OpenAIBatchApi(make_client(settings), settings.openai_api_version),
             blobs=clients.blob_service(storage),
             queue=clients.queue_client(storage, settings.completion_queue),
         )

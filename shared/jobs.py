@@ -32,17 +32,16 @@ TERMINAL = frozenset(
     }
 )
 
-# Forward-only: every state change must be listed here (quality.md I5).
+ACTIVE = frozenset({JobStatus.SUBMITTING, JobStatus.WAITING, JobStatus.IN_PROGRESS})
+FINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.EXPIRED})
+
+# Every state change must be listed here (quality.md I5). The active states move among
+# themselves as parts wait for quota, get batches and end; COMPLETING goes back to SUBMITTING
+# only to send a follow-up batch of retryable requests.
 ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.RECEIVED: frozenset({JobStatus.REJECTED, JobStatus.SUBMITTING, JobStatus.FAILED}),
-    JobStatus.SUBMITTING: frozenset(
-        {JobStatus.WAITING, JobStatus.IN_PROGRESS, JobStatus.COMPLETING, JobStatus.FAILED}
-    ),
-    JobStatus.WAITING: frozenset({JobStatus.SUBMITTING, JobStatus.FAILED}),
-    JobStatus.IN_PROGRESS: frozenset({JobStatus.COMPLETING, JobStatus.FAILED}),
-    JobStatus.COMPLETING: frozenset(
-        {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.EXPIRED}
-    ),
+    **{s: (ACTIVE - {s}) | {JobStatus.COMPLETING, JobStatus.FAILED} for s in ACTIVE},
+    JobStatus.COMPLETING: FINAL | {JobStatus.SUBMITTING},
 }
 
 # Azure's batch statuses, lower-cased; the ones after which nothing more will happen.
@@ -70,6 +69,14 @@ def normalise_remote_status(status: object) -> str | None:
     return status.strip().lower()
 
 
+class PartPhase(StrEnum):
+    UPLOAD = "upload"  # the part's file is not at the service yet
+    CREATE = "create"  # uploaded; its batch is to be created once the file is processed
+    WAITING = "waiting"  # the service refused the batch for lack of quota; retried later
+    LIVE = "live"  # the batch runs at the service
+    DONE = "done"  # the batch ended (any terminal status)
+
+
 @dataclass(frozen=True)
 class Part:
     """One batch at the service: a slice of the job's requests for one deployment."""
@@ -87,6 +94,17 @@ class Part:
     error_file_id: str | None = None
     ended_at: int | None = None
     errors: tuple[dict[str, Any], ...] = ()
+    round: int = 1  # 1: first try; n: the batch of requests retried for the (n-1)th time
+    uploaded_at: int | None = None  # epoch seconds
+    upload_tries: int = 0
+    wait_until: int | None = None  # quota back-off: no batch before this (epoch seconds)
+    waiting_since: int | None = None
+    quota_tries: int = 0
+    checked_at: int | None = None  # last status call, to poll each batch at most once a minute
+    collected: bool = False  # output and error files copied to work storage, gone at the service
+    # Intent, written before the call: after a crash, look for what the call may have made.
+    uploading: str | None = None  # file name of an upload in flight
+    creating: bool = False  # a batches.create in flight
 
     @property
     def work_name(self) -> str:
@@ -95,6 +113,16 @@ class Part:
     @property
     def done(self) -> bool:
         return self.remote_status in REMOTE_TERMINAL
+
+    def phase(self, now: float) -> PartPhase:
+        """Where this part is, derived from its stored facts."""
+        if self.done:
+            return PartPhase.DONE
+        if self.batch_id:
+            return PartPhase.LIVE
+        if self.wait_until is not None and now < self.wait_until:
+            return PartPhase.WAITING
+        return PartPhase.CREATE if self.file_id else PartPhase.UPLOAD
 
     def to_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if v not in (None, ())}
@@ -166,13 +194,26 @@ class Job:
         return replace(self, updated_at=utcnow(), **changes)
 
 
-def outcome(parts: tuple[Part, ...]) -> JobStatus:
-    """The job's final status from its batches' final statuses (all must be terminal)."""
+def derived_status(parts: tuple[Part, ...], now: float) -> JobStatus:
+    """The job's visible state while its batches run, from its parts' phases."""
+    phases = {p.phase(now) for p in parts}
+    if phases <= {PartPhase.DONE}:
+        return JobStatus.COMPLETING
+    if phases & {PartPhase.UPLOAD, PartPhase.CREATE}:
+        return JobStatus.SUBMITTING
+    if PartPhase.WAITING in phases:
+        return JobStatus.WAITING
+    return JobStatus.IN_PROGRESS
+
+
+def outcome(parts: tuple[Part, ...], expired_left: bool = False) -> JobStatus:
+    """The job's final status: a refused batch fails it, a cancel cancels it, and requests
+    still lost to an expired batch after every retry make it expired."""
     statuses = {p.remote_status for p in parts}
     if "failed" in statuses:
         return JobStatus.FAILED
-    if "expired" in statuses:
-        return JobStatus.EXPIRED
     if "cancelled" in statuses:
         return JobStatus.CANCELLED
+    if expired_left:
+        return JobStatus.EXPIRED
     return JobStatus.COMPLETED

@@ -20,14 +20,38 @@ RESPONSES_USAGE = {
 }
 
 
+# Per-line failures worth another try: throttling, server errors, timeouts (status 0), and
+# requests an expired batch never ran or the service silently dropped. Not 400s, not content
+# filters, not a batch the service refused, not a user's cancel.
+RETRY_STATUS = frozenset({0, 408, 429, 500, 502, 503, 504})
+RETRY_CODES = frozenset(
+    {"batch_expired", "missing_from_output", "timeout", "rate_limit_exceeded", "server_error"}
+)
+
+
+def retryable(result: dict[str, Any]) -> bool:
+    error = result.get("error")
+    if result["status"] == "succeeded" or not isinstance(error, dict):
+        return False
+    code = str(error.get("code", "")).lower()
+    return error.get("status_code") in RETRY_STATUS or code in RETRY_CODES
+
+
 @dataclass
 class Outcomes:
-    """The service's answer and error lines, indexed by custom_id (raw bytes, parsed on use)."""
+    """The service's answer and error lines by custom_id (raw bytes, parsed on use).
+
+    Files are added in part order; a later part is a later attempt, so its line replaces an
+    earlier one for the same custom_id. Twice in one part is the service's error: reported.
+    """
 
     lines: dict[str, bytes] = field(default_factory=dict)
     anomalies: list[str] = field(default_factory=list)
+    part_of: dict[str, int] = field(default_factory=dict)
+    current_part: int = 0
 
-    def add_file(self, chunks: Iterable[bytes], source: str) -> None:
+    def add_file(self, chunks: Iterable[bytes], source: str, part: int = 0) -> None:
+        self.current_part = part
         for number, raw in iter_lines(chunks):
             if raw.strip():
                 self._add(raw, f"{source} line {number}")
@@ -40,12 +64,13 @@ class Outcomes:
             return
         if not isinstance(custom_id, str):
             self.anomalies.append(f"{where}: no custom_id; ignored.")
-        elif custom_id in self.lines:
+        elif self.part_of.get(custom_id) == self.current_part:
             self.anomalies.append(
                 f"{where}: custom_id {custom_id!r} returned twice; the first answer was kept."
             )
         else:
             self.lines[custom_id] = raw
+            self.part_of[custom_id] = self.current_part
 
 
 @dataclass
@@ -74,17 +99,43 @@ def add_usage(totals: dict[str, int], body: object) -> None:
             totals[name] += value
 
 
+@dataclass
+class Attempts:
+    """Which parts each request was sent in: its first part (from the index) plus retries."""
+
+    retried_in: dict[str, list[int]] = field(default_factory=dict)
+
+    def add_retry_part(self, custom_ids: Iterable[str], part: int) -> None:
+        for custom_id in custom_ids:
+            self.retried_in.setdefault(custom_id, []).append(part)
+
+    def of(self, custom_id: str, first_part: int) -> tuple[int, int]:
+        """(number of attempts, the part of the latest attempt)."""
+        later = self.retried_in.get(custom_id)
+        return (1 + len(later), later[-1]) if later else (1, first_part)
+
+
 def merge(
-    requests: Iterable[bytes], outcomes: Outcomes, parts: dict[int, Part]
+    requests: Iterable[bytes],
+    outcomes: Outcomes,
+    parts: dict[int, Part],
+    attempts: Attempts | None = None,
 ) -> Iterator[dict[str, Any]]:
     """One result per request line of the work index, in the index's (input) order."""
+    attempts = attempts or Attempts()
     for raw in requests:
         record = orjson.loads(raw)
-        found = outcomes.lines.pop(record["custom_id"], None)
-        yield result_for(record, found, parts[record["part"]])
+        custom_id = record["custom_id"]
+        tries, last = attempts.of(custom_id, record["part"])
+        found = outcomes.lines.pop(custom_id, None)
+        if found is not None and outcomes.part_of.get(custom_id, last) != last:
+            found = None  # an earlier attempt's line: the latest attempt has none
+        yield result_for(record, found, parts[last], tries)
 
 
-def result_for(record: dict[str, Any], found: bytes | None, part: Part) -> dict[str, Any]:
+def result_for(
+    record: dict[str, Any], found: bytes | None, part: Part, tries: int = 1
+) -> dict[str, Any]:
     response, error = _answer(found) if found is not None else (None, missing_error(part))
     result = {
         "custom_id": record["custom_id"],
@@ -93,7 +144,7 @@ def result_for(record: dict[str, Any], found: bytes | None, part: Part) -> dict[
         "request": record["request"],
         "response": response,
         "error": error,
-        "attempts": 1,
+        "attempts": tries,
     }
     if "input" in record:
         result["input"] = record["input"]

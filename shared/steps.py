@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from .active import drive
 from .complete import cleanup
 from .deps import Deps
 from .jobs import Job, JobStatus
 from .prepare import prepare
 from .store import claim, release, release_quietly
-from .submit import submit_parts
-from .track import refresh, requeue_if_stale
+from .track import requeue_if_stale
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +23,9 @@ Step = Callable[[Deps, Job], Job]
 CHAINED = frozenset({JobStatus.SUBMITTING})
 STEPS: dict[JobStatus, Step] = {
     JobStatus.RECEIVED: prepare,
-    JobStatus.SUBMITTING: submit_parts,
-    JobStatus.WAITING: submit_parts,
-    JobStatus.IN_PROGRESS: refresh,
+    JobStatus.SUBMITTING: drive,
+    JobStatus.WAITING: drive,
+    JobStatus.IN_PROGRESS: drive,
     JobStatus.COMPLETING: requeue_if_stale,
 }
 

@@ -15,6 +15,8 @@ from azure.data.tables import TableClient, UpdateMode
 from .jobs import Job, JobStatus, Part, utcnow
 
 PARTITION = "job"
+# One small row per open job, so a poll tick reads the open ones without scanning the history.
+OPEN_INDEX = "open"
 
 
 class Conflict(Exception):
@@ -29,6 +31,12 @@ class JobStore(Protocol):
 
     def save(self, job: Job) -> Job:
         """Write the job if the row is unchanged since it was read; raises Conflict otherwise."""
+
+    def open_job_ids(self) -> Iterator[str]:
+        """Ids of jobs that may still need work (a stale id is possible: get() tells)."""
+
+    def forget(self, job_id: str) -> None:
+        """Drop a finished job from the open index."""
 
     def open_jobs(self) -> Iterator[Job]: ...
 
@@ -45,8 +53,19 @@ class TableJobStore:
         try:
             meta = self.table.create_entity(to_entity(job))
         except ResourceExistsError:
+            self._reindex(job.job_id)
             return None
+        self._index(job.job_id)
         return replace(job, row_etag=meta.get("etag"))
+
+    def _index(self, job_id: str) -> None:
+        self.table.upsert_entity({"PartitionKey": OPEN_INDEX, "RowKey": job_id})
+
+    def _reindex(self, job_id: str) -> None:
+        """A repeated event: repair the index if a crash came between row and index."""
+        job = self.get(job_id)
+        if job is not None and job.is_open:
+            self._index(job_id)
 
     def get(self, job_id: str) -> Job | None:
         try:
@@ -64,13 +83,24 @@ class TableJobStore:
             )
         except (ResourceModifiedError, ResourceNotFoundError) as exc:
             raise Conflict(job.job_id) from exc
+        if not job.is_open:
+            self.forget(job.job_id)
         return replace(job, row_etag=meta.get("etag"))
 
-    def open_jobs(self) -> Iterator[Job]:
+    def open_job_ids(self) -> Iterator[str]:
         # Pages may be empty with a continuation token; the SDK's pager follows them.
-        query = f"PartitionKey eq '{PARTITION}' and IsOpen eq true"
-        for entity in self.table.query_entities(query, results_per_page=1000):
-            yield from_entity(entity)
+        query = f"PartitionKey eq '{OPEN_INDEX}'"
+        for entity in self.table.query_entities(query, results_per_page=1000, select="RowKey"):
+            yield entity["RowKey"]
+
+    def forget(self, job_id: str) -> None:
+        self.table.delete_entity(OPEN_INDEX, job_id)  # no error if already gone
+
+    def open_jobs(self) -> Iterator[Job]:
+        for job_id in self.open_job_ids():
+            job = self.get(job_id)
+            if job is not None and job.is_open:
+                yield job
 
     def all_jobs(self) -> Iterator[Job]:
         for entity in self.table.query_entities(f"PartitionKey eq '{PARTITION}'"):

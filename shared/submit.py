@@ -9,54 +9,109 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import blobs
-from .complete import start_completion
+from .batch_api import QuotaExceeded
 from .deps import Deps
-from .jobs import Job, JobStatus, Part
+from .jobs import Job, Part
 from .paths import work_prefix
 
 log = logging.getLogger(__name__)
 
 FILE_POLL_SECONDS = 0.5
+MAX_UPLOADS = 2  # a file the service will not process is uploaded once more, then given up
+MAX_QUOTA_BACKOFF = 3600
 
 
-def submit_parts(deps: Deps, job: Job) -> Job:
-    """SUBMITTING -> IN_PROGRESS once every part has a batch; resumable after any crash."""
-    for part in job.parts:
-        if part.batch_id is None and not part.done:
-            job = _submit_part(deps, job, part)
-            if job.parts[part.index].batch_id is None and not job.parts[part.index].done:
-                return job  # file still processing: the poller carries on next tick
-    if all(p.done for p in job.parts):
-        return start_completion(deps, job)
-    return deps.store.save(job.moved_to(JobStatus.IN_PROGRESS))
+def submit_part(deps: Deps, job: Job, part: Part) -> Job:
+    """UPLOAD or CREATE phase: upload the part's file, then create its batch once processed.
 
-
-def _submit_part(deps: Deps, job: Job, part: Part) -> Job:
+    Every side effect is recorded before the next one, so a crash anywhere resumes here.
+    """
     if part.file_id is None:
-        part = _upload(deps, job, part)
-        job = deps.store.save(job.with_part(part))
+        job = _upload(deps, job, part)
+        part = job.parts[part.index]
     status = _wait_for_file(deps, part.file_id or "")
     if status == "processed":
-        batch = deps.api.create_batch(part.file_id or "", part.url, _metadata(job, part))
-        log.info("job %s part %d: batch %s created", job.job_id, part.index, batch.id)
-        part = replace(part, batch_id=batch.id, remote_status=batch.status)
-        return deps.store.save(job.with_part(part))
-    if status in ("error", "deleted", None):
-        log.warning("job %s part %d: uploaded file unusable (%s)", job.job_id, part.index, status)
-        error = {"code": "file_error", "message": f"The uploaded batch file is {status}."}
-        part = replace(part, remote_status="failed", errors=(error,))
-        return deps.store.save(job.with_part(part))
-    return job
+        return _create(deps, job, part)
+    if status in ("pending", "uploaded") and not _file_overdue(deps, part):
+        return job  # the poller looks again next tick
+    return deps.store.save(job.with_part(_file_unusable(deps, job, part, status)))
 
 
-def _upload(deps: Deps, job: Job, part: Part) -> Part:
-    filename = f"batchdrop-{job.job_id}-{part.index:04d}.jsonl"
-    with tempfile.TemporaryDirectory(prefix="batchdrop-") as tmp:
-        path = Path(tmp) / part.work_name
-        blobs.download_to(deps.work, work_prefix(job.job_id) + part.work_name, path)
-        uploaded = deps.api.upload(filename, path)
+def _create(deps: Deps, job: Job, part: Part) -> Job:
+    metadata = _metadata(job, part)
+    batch = deps.api.find_batch(metadata) if part.creating else None
+    if batch is None:
+        job = deps.store.save(job.with_part(replace(part, creating=True)))
+        try:
+            batch = deps.api.create_batch(part.file_id or "", part.url, metadata)
+        except QuotaExceeded:
+            log.warning("job %s part %d: token quota full; waiting", job.job_id, part.index)
+            return deps.store.save(job.with_part(quota_wait(deps, part)))
+    log.info("job %s part %d: batch %s created", job.job_id, part.index, batch.id)
+    # Only the id: the status and files are read by the tracking step, which also handles a
+    # found batch that has already ended.
+    part = replace(part, batch_id=batch.id, wait_until=None, creating=False)
+    return deps.store.save(job.with_part(part))
+
+
+def quota_wait(deps: Deps, part: Part) -> Part:
+    """Back off exponentially (never two live batches: this part has none now), up to a deadline."""
+    now = int(time.time())
+    since = part.waiting_since or now
+    deadline = since + deps.settings.quota_deadline_hours * 3600
+    if now >= deadline:
+        hours = deps.settings.quota_deadline_hours
+        error = {
+            "code": "token_limit_exceeded",
+            "message": f"The deployment's enqueued-token quota stayed full for {hours:g} h; "
+            "gave up. Raise the quota, split the file, or upload it again later.",
+        }
+        return replace(part, batch_id=None, remote_status="failed", errors=(error,), creating=False)
+    delay = min(deps.settings.quota_backoff_seconds * 2**part.quota_tries, MAX_QUOTA_BACKOFF)
+    return replace(
+        part,
+        batch_id=None,
+        remote_status=None,
+        errors=(),
+        wait_until=int(min(now + delay, deadline)),
+        waiting_since=since,
+        quota_tries=part.quota_tries + 1,
+        creating=False,
+    )
+
+
+def _file_overdue(deps: Deps, part: Part) -> bool:
+    return time.time() - (part.uploaded_at or 0) > deps.settings.file_deadline_seconds
+
+
+def _file_unusable(deps: Deps, job: Job, part: Part, status: str | None) -> Part:
+    """An upload stuck in pending or turned error: upload once more, then fail the part."""
+    log.warning("job %s part %d: uploaded file is %s", job.job_id, part.index, status)
+    if part.file_id:
+        deps.api.delete_file(part.file_id)
+    if part.upload_tries < MAX_UPLOADS:
+        return replace(part, file_id=None, uploaded_at=None)
+    error = {
+        "code": "file_error",
+        "message": f"The service did not process the uploaded batch file ({status}) after "
+        f"{part.upload_tries} uploads.",
+    }
+    return replace(part, file_id=None, remote_status="failed", errors=(error,))
+
+
+def _upload(deps: Deps, job: Job, part: Part) -> Job:
+    uploaded = deps.api.find_file(part.uploading) if part.uploading else None
+    if uploaded is None:
+        filename = f"batchdrop-{job.job_id}-{part.index:04d}-{part.upload_tries + 1}.jsonl"
+        part = replace(part, uploading=filename, upload_tries=part.upload_tries + 1)
+        job = deps.store.save(job.with_part(part))
+        with tempfile.TemporaryDirectory(prefix="batchdrop-") as tmp:
+            path = Path(tmp) / part.work_name
+            blobs.download_to(deps.work, work_prefix(job.job_id) + part.work_name, path)
+            uploaded = deps.api.upload(filename, path)
     log.info("job %s part %d: uploaded as %s", job.job_id, part.index, uploaded.id)
-    return replace(part, file_id=uploaded.id)
+    part = replace(part, file_id=uploaded.id, uploaded_at=int(time.time()), uploading=None)
+    return deps.store.save(job.with_part(part))
 
 
 def _wait_for_file(deps: Deps, file_id: str) -> str | None:
@@ -65,11 +120,15 @@ def _wait_for_file(deps: Deps, file_id: str) -> str | None:
     while True:
         remote = deps.api.get_file(file_id)
         status = remote.status if remote else None
-        if status != "pending" and status != "uploaded" or time.monotonic() >= deadline:
+        if status not in ("pending", "uploaded") or time.monotonic() >= deadline:
             return status
         time.sleep(FILE_POLL_SECONDS)
 
 
 def _metadata(job: Job, part: Part) -> dict[str, str]:
     """Tags that let a retry find the batch an earlier, interrupted attempt created."""
-    return {"batchdrop_job": job.job_id, "batchdrop_part": str(part.index)}
+    return {
+        "batchdrop_job": job.job_id,
+        "batchdrop_part": str(part.index),
+        "batchdrop_try": str(part.quota_tries),  # a batch refused for quota is not "found"
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 from datetime import timedelta
 
@@ -10,23 +11,28 @@ from .batch_api import RemoteBatch
 from .complete import start_completion
 from .deps import Deps
 from .jobs import Job, Part, utcnow
+from .submit import quota_wait
 
 log = logging.getLogger(__name__)
 
 REQUEUE_AFTER = timedelta(minutes=10)
 
 
-def refresh(deps: Deps, job: Job) -> Job:
-    """IN_PROGRESS: read each live batch once; hand the job to completion when all ended."""
-    updated = job
-    for part in job.parts:
-        if part.batch_id and not part.done:
-            updated = updated.with_part(observed(part, deps.api.get_batch(part.batch_id)))
-    if updated.parts != job.parts:
-        job = deps.store.save(updated)
-    if all(p.done for p in job.parts):
-        return start_completion(deps, job)
-    return job
+def refresh_part(deps: Deps, part: Part) -> Part:
+    """LIVE phase: one status call, at most every BATCH_STATUS_MIN_SECONDS per batch."""
+    now = time.time()
+    if part.checked_at and now - part.checked_at < deps.settings.status_min_seconds:
+        return part
+    seen = observed(part, deps.api.get_batch(part.batch_id or ""))
+    seen = replace(seen, checked_at=int(now))
+    if seen.remote_status == "failed" and _quota_refused(seen):
+        log.warning("batch %s refused for token quota after validation; waiting", part.batch_id)
+        return quota_wait(deps, seen)
+    return seen
+
+
+def _quota_refused(part: Part) -> bool:
+    return any(e.get("code") == "token_limit_exceeded" for e in part.errors)
 
 
 def observed(part: Part, remote: RemoteBatch | None) -> Part:

@@ -55,6 +55,8 @@ def app_env(azurite, emulator, monkeypatch) -> Callable[..., dict[str, str]]:
             "BATCH_JOBS_TABLE": f"jobs{tag}",
             "BATCH_COMPLETION_QUEUE": f"done-{tag}",
             "BATCH_FILE_WAIT_SECONDS": "5",
+            "BATCH_STATUS_MIN_SECONDS": "0",
+            "BATCH_QUOTA_BACKOFF_SECONDS": "0.2",
             **overrides,
         }
         for name in ("AZURE_OPENAI_API_VERSION",):

@@ -85,18 +85,110 @@ def test_server_errors_on_upload_are_retried_and_nothing_is_lost(app_env, host, 
     assert left == set()  # I6: the upload, output and error files are all gone
 
 
-@pytest.mark.parametrize("fate", ["expired", "cancelled"])
-def test_expired_or_cancelled_batches_keep_partial_results(app_env, host, faults, fate):
+def test_cancelled_batch_keeps_partial_results_and_is_not_retried(app_env, host, faults):
     app_env()
     deps = default_deps()
-    faults([{"kind": "batch_outcome", "status": fate, "fraction": 0.5}])
+    faults([{"kind": "batch_outcome", "status": "cancelled", "fraction": 0.5}])
     ids = [f"p{i}" for i in range(6)]
-    summary = drop_and_finish(host, deps, f"{fate}.jsonl", jsonl([chat(c, c) for c in ids]), fate)
-    assert summary["status"] == fate
-    results = assert_conserved(deps, fate, ids)
+    summary = drop_and_finish(
+        host, deps, "cancelled.jsonl", jsonl([chat(c, c) for c in ids]), "cancelled"
+    )
+    assert summary["status"] == "cancelled"
+    results = assert_conserved(deps, "cancelled", ids)
     ok = [r for r in results if r["status"] == "succeeded"]
     assert 0 < len(ok) < len(ids)
-    assert {r["error"]["code"] for r in results if r["status"] == "failed"} == {f"batch_{fate}"}
+    failed = [r for r in results if r["status"] == "failed"]
+    assert {r["error"]["code"] for r in failed} == {"batch_cancelled"}
+    assert {r["attempts"] for r in results} == {1}
+
+
+def test_expired_batch_lines_are_resubmitted_and_merged(app_env, host, emulator, faults):
+    app_env()
+    deps = default_deps()
+    before = {b["id"] for b in emulator.state()["batches"]}
+    faults([{"kind": "batch_outcome", "status": "expired", "fraction": 0.5}])
+    ids = [f"e{i}" for i in range(6)]
+    summary = drop_and_finish(
+        host, deps, "expired.jsonl", jsonl([chat(c, c) for c in ids]), "expired"
+    )
+    assert summary["status"] == "completed"
+    results = assert_conserved(deps, "expired", ids)
+    assert all(r["status"] == "succeeded" for r in results)
+    attempts = [r["attempts"] for r in results]
+    assert set(attempts) == {1, 2} and attempts.count(2) == summary["batches"][1]["requests"]
+    assert len(new_batches(emulator, before)) == 2
+    assert [b["status"] for b in summary["batches"]] == ["expired", "completed"]
+
+
+def test_expired_with_no_attempts_left_reports_the_lost_lines(app_env, host, faults):
+    app_env(BATCH_MAX_ATTEMPTS="1")
+    deps = default_deps()
+    faults([{"kind": "batch_outcome", "status": "expired", "fraction": 0.5}])
+    ids = [f"x{i}" for i in range(6)]
+    summary = drop_and_finish(
+        host, deps, "lost-lines.jsonl", jsonl([chat(c, c) for c in ids]), "lost-lines"
+    )
+    assert summary["status"] == "expired"
+    results = assert_conserved(deps, "lost-lines", ids)
+    failed = [r for r in results if r["status"] == "failed"]
+    assert failed and {r["error"]["code"] for r in failed} == {"batch_expired"}
+
+
+def test_per_line_throttling_is_retried_until_it_succeeds(app_env, host, faults):
+    app_env()
+    deps = default_deps()
+    faults(
+        [
+            {"kind": "line_failure", "custom_id": "^t[02]$", "status_code": 429, "attempts": 1},
+            {"kind": "line_failure", "custom_id": "^t3$", "status_code": 500, "attempts": 5},
+            {"kind": "line_failure", "custom_id": "^t4$", "status_code": 400},
+        ]
+    )
+    ids = [f"t{i}" for i in range(5)]
+    summary = drop_and_finish(
+        host, deps, "throttled.jsonl", jsonl([chat(c, c) for c in ids]), "throttled"
+    )
+    assert summary["status"] == "completed"
+    results = {r["custom_id"]: r for r in assert_conserved(deps, "throttled", ids)}
+    assert [results[c]["status"] for c in ids] == [
+        "succeeded",
+        "succeeded",
+        "succeeded",
+        "failed",
+        "failed",
+    ]
+    assert [results[c]["attempts"] for c in ids] == [2, 1, 2, 3, 1]  # 400: never retried
+    assert results["t3"]["error"]["status_code"] == 500
+    assert summary["counts"] == {"total": 5, "succeeded": 3, "failed": 2}
+
+
+def test_quota_full_at_create_and_after_validation_waits_and_resubmits(
+    app_env, host, emulator, faults
+):
+    app_env()
+    deps = default_deps()
+    before = {b["id"] for b in emulator.state()["batches"]}
+    faults(
+        [
+            {"kind": "token_limit_exceeded", "stage": "create", "times": 1},
+            {"kind": "token_limit_exceeded", "stage": "validation", "times": 1},
+        ]
+    )
+    summary = drop_and_finish(host, deps, "quota.jsonl", jsonl([chat("q", "x")]), "quota")
+    assert summary["status"] == "completed" and summary["counts"]["succeeded"] == 1
+    created = new_batches(emulator, before)
+    assert [b["status"] for b in created] == ["failed", "completed"]  # never two live at once
+
+
+def test_quota_that_never_frees_fails_clearly_after_the_deadline(app_env, host, faults):
+    app_env(BATCH_QUOTA_DEADLINE_HOURS="0.0003")  # about a second
+    deps = default_deps()
+    faults([{"kind": "token_limit_exceeded", "stage": "create", "times": None}])
+    summary = drop_and_finish(host, deps, "noquota.jsonl", jsonl([chat("q", "x")]), "noquota")
+    assert summary["status"] == "failed"
+    assert summary["errors"][0]["code"] == "token_limit_exceeded"
+    assert "gave up" in summary["errors"][0]["message"]
+    assert_conserved(deps, "noquota", ["q"])
 
 
 def test_cancel_through_the_http_api(app_env, host, emulator):

@@ -47,6 +47,7 @@ def test_host_process_turns_the_sample_into_results(azurite, emulator, tmp_path)
         "BATCH_JOBS_TABLE": f"hjobs{tag}",
         "BATCH_COMPLETION_QUEUE": f"hdone-{tag}",
         "POLL_SCHEDULE": "* * * * * *",
+        "BATCH_STATUS_MIN_SECONDS": "0",
     }
     env.pop("AZURE_OPENAI_DEPLOYMENT", None)
     args = [

@@ -7,6 +7,7 @@ from shared.jobs import (
     JobStatus,
     Part,
     TransitionError,
+    derived_status,
     job_id_for,
     normalise_remote_status,
     outcome,
@@ -51,7 +52,7 @@ def test_remote_status_is_normalised(raw, norm):
     ("statuses", "expected"),
     [
         (["completed", "completed"], JobStatus.COMPLETED),
-        (["completed", "expired"], JobStatus.EXPIRED),
+        (["completed", "expired"], JobStatus.COMPLETED),
         (["cancelled", "completed"], JobStatus.CANCELLED),
         (["expired", "failed"], JobStatus.FAILED),
     ],
@@ -61,6 +62,24 @@ def test_outcome_of_parts(statuses, expected):
         Part(i, "d", "/v1/chat/completions", 1, remote_status=s) for i, s in enumerate(statuses)
     )
     assert outcome(parts) == expected
+
+
+def test_expired_only_when_requests_are_still_lost():
+    parts = (Part(0, "d", "u", 1, remote_status="expired"),)
+    assert outcome(parts, expired_left=True) == JobStatus.EXPIRED
+    assert outcome(parts, expired_left=False) == JobStatus.COMPLETED
+
+
+def test_job_status_derived_from_part_phases():
+    base = Part(0, "d", "u", 1)
+    live = Part(1, "d", "u", 1, file_id="f", batch_id="b")
+    done = Part(2, "d", "u", 1, file_id="f", batch_id="b", remote_status="completed")
+    waiting = Part(3, "d", "u", 1, file_id="f", wait_until=200)
+    assert derived_status((base, live), now=100) == JobStatus.SUBMITTING
+    assert derived_status((live, done), now=100) == JobStatus.IN_PROGRESS
+    assert derived_status((waiting, live), now=100) == JobStatus.WAITING
+    assert derived_status((waiting, done), now=300) == JobStatus.SUBMITTING  # back-off over
+    assert derived_status((done,), now=100) == JobStatus.COMPLETING
 
 
 def test_part_round_trips_through_dict():

@@ -58,3 +58,13 @@ def test_entity_round_trip_keeps_everything_but_is_readable():
     back = from_entity(Entity(entity))
     assert back.warnings == ("w",) and back.last_error == "boom" and back.row_etag == "W/1"
     assert back.created_at == job.created_at
+
+
+def test_open_index_is_repaired_by_a_repeated_event_and_pruned_when_closed(store):
+    job = store.create(Job.new("c", "n", "e"))
+    store.forget(job.job_id)  # as if a crash came between the row and its index entry
+    assert list(store.open_job_ids()) == []
+    assert store.create(Job.new("c", "n", "e")) is None  # the repeated event
+    assert list(store.open_job_ids()) == [job.job_id]
+    store.save(job.moved_to(JobStatus.REJECTED, cleaned=True))
+    assert list(store.open_job_ids()) == []

@@ -106,6 +106,24 @@ param fileWaitSeconds string = '20'
 @description('Optional. Timeout in seconds of one call to Azure OpenAI.')
 param openAiTimeoutSeconds string = '60'
 
+@description('Optional. Least seconds between two status calls for one batch (Azure asks for about one a minute).')
+param statusMinSeconds string = '55'
+
+@description('Optional. First wait, in seconds, after the enqueued-token quota refuses a batch; doubles each time up to an hour.')
+param quotaBackoffSeconds string = '300'
+
+@description('Optional. Hours a part may wait for quota before its requests are reported failed.')
+param quotaDeadlineHours string = '24'
+
+@description('Optional. Seconds an uploaded file may stay pending before it is uploaded once more.')
+param fileDeadlineSeconds string = '1800'
+
+@description('Optional. Open jobs advanced in parallel by one poll tick.')
+param pollConcurrency string = '16'
+
+@description('Optional. Seconds one poll tick may run; jobs not reached wait for the next tick.')
+param pollBudgetSeconds string = '240'
+
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
 }
@@ -244,6 +262,30 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'AZURE_OPENAI_TIMEOUT_SECONDS'
           value: openAiTimeoutSeconds
+        }
+        {
+          name: 'BATCH_STATUS_MIN_SECONDS'
+          value: statusMinSeconds
+        }
+        {
+          name: 'BATCH_QUOTA_BACKOFF_SECONDS'
+          value: quotaBackoffSeconds
+        }
+        {
+          name: 'BATCH_QUOTA_DEADLINE_HOURS'
+          value: quotaDeadlineHours
+        }
+        {
+          name: 'BATCH_FILE_DEADLINE_SECONDS'
+          value: fileDeadlineSeconds
+        }
+        {
+          name: 'BATCH_POLL_CONCURRENCY'
+          value: pollConcurrency
+        }
+        {
+          name: 'BATCH_POLL_BUDGET_SECONDS'
+          value: pollBudgetSeconds
         }
       ]
       ftpsState: 'Disabled'

@@ -1,0 +1,38 @@
+"""The step for active jobs: send what is unsent, track what is live, derive the job's state."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from .complete import start_completion
+from .deps import Deps
+from .jobs import Job, JobStatus, PartPhase, derived_status
+from .submit import submit_part
+from .track import refresh_part
+
+log = logging.getLogger(__name__)
+
+
+def drive(deps: Deps, job: Job) -> Job:
+    """SUBMITTING, WAITING or IN_PROGRESS: move every part one phase on where it can."""
+    for part in job.parts:
+        if part.phase(time.time()) in (PartPhase.UPLOAD, PartPhase.CREATE):
+            job = submit_part(deps, job, part)
+    tracked = job
+    for part in job.parts:
+        if part.phase(time.time()) == PartPhase.LIVE:
+            tracked = tracked.with_part(refresh_part(deps, part))
+    if tracked.parts != job.parts:
+        job = deps.store.save(tracked)
+    return _settle(deps, job)
+
+
+def _settle(deps: Deps, job: Job) -> Job:
+    status = derived_status(job.parts, time.time())
+    if status == JobStatus.COMPLETING:
+        return start_completion(deps, job)
+    if status != job.status:
+        log.info("job %s: %s -> %s", job.job_id, job.status.value, status.value)
+        return deps.store.save(job.moved_to(status))
+    return job
