@@ -8,24 +8,26 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
+from azure.core.exceptions import ResourceNotFoundError
 
 from . import blobs
-from .csvout import CsvWriter, load_csv_spec
+from .crash import crashpoint
+from .csvout import csv_spec
 from .deps import Deps
-from .intake import PartPlan, Request, Splitter, iter_lines
+from .intake import PartPlan, Request, Splitter
 from .jobs import Job, JobStatus, Part, outcome
-from .merge import Attempts, Outcomes, Tally, merge, retryable
+from .merge import RETRY_FILE, Attempts, MergeFiles, Outcomes, read_lines
 from .paths import WORK_INDEX, work_prefix
 from .report import iso, publish, summary
 from .store import claim, release, release_quietly
 
 log = logging.getLogger(__name__)
 
-COMPLETE_LEASE_SECONDS = 1800
 CHUNK = 1 << 20
+JOB_META = "job.json"  # written by prepare: format, input columns, endpoint, json_schema
 
 
 def start_completion(deps: Deps, job: Job) -> Job:
@@ -42,7 +44,7 @@ def complete_job(deps: Deps, job_id: str) -> Job | None:
     if job is None or job.status != JobStatus.COMPLETING:
         log.info("job %s: nothing to complete (%s)", job_id, job.status if job else "no job")
         return job
-    claimed = claim(deps.store, job, COMPLETE_LEASE_SECONDS)
+    claimed = claim(deps.store, job, deps.settings.lease_seconds)
     if claimed is None:
         log.info("job %s: completion already running elsewhere", job_id)
         return job
@@ -57,10 +59,10 @@ def complete_job(deps: Deps, job_id: str) -> Job | None:
 def _complete(deps: Deps, job: Job) -> Job:
     with tempfile.TemporaryDirectory(prefix="batchdrop-") as tmp:
         run = MergeRun(deps, job, Path(tmp))
-        run.execute()
-        if run.retries:
-            return _retry_round(deps, job, run.retries, Path(tmp))
-        return _publish(deps, job, run)
+        files = run.execute()
+        if files.retry_count:
+            return _retry_round(deps, job, Path(tmp))
+        return _publish(deps, job, files, run.outcomes)
 
 
 # Collecting: the service's output and error files are copied to work storage once a batch
@@ -83,6 +85,7 @@ def _collect_part(deps: Deps, job: Job, part: Part) -> Job:
                 path = Path(tmp) / _work_name(kind, part)
                 deps.api.download(file_id, path)
                 blobs.upload_file(deps.work, work_prefix(job.job_id) + path.name, path)
+    crashpoint("after_output_collected")
     job = deps.store.save(job.with_part(replace(part, collected=True)))
     _delete_service_files(deps, part)
     return job
@@ -94,69 +97,55 @@ def _delete_service_files(deps: Deps, part: Part) -> None:
             deps.api.delete_file(file_id)
 
 
-# Merging: one pass over the work index writes the results and finds what to retry.
+# Merging: the work files are brought to a temp folder and merged there in one pass.
 @dataclass
 class MergeRun:
     deps: Deps
     job: Job
     folder: Path
-    tally: Tally = field(default_factory=Tally)
-    retries: list[dict[str, Any]] = field(default_factory=list)
     outcomes: Outcomes = field(default_factory=Outcomes)
-    expired_left: bool = False
 
-    def execute(self) -> None:
+    def execute(self) -> MergeFiles:
         attempts = self._load()
         index = self._download(WORK_INDEX)
-        parts = {p.index: p for p in self.job.parts}
-        records = (raw for _, raw in iter_lines(_chunks(index)) if raw)
-        spec = load_csv_spec(self.deps, self.job, _first_request(index))
-        csv = CsvWriter.open(self.folder / "results.csv", spec)
-        with (
-            (self.folder / "results.jsonl").open("wb") as results,
-            (self.folder / "errors.jsonl").open("wb") as errors,
-        ):
-            for row in merge(records, self.outcomes, parts, attempts):
-                self._take(row, results, errors, csv)
-        csv.close()
-
-    def _take(self, row: dict[str, Any], results: Any, errors: Any, csv: CsvWriter) -> None:
-        if retryable(row) and row["attempts"] < self.deps.settings.max_attempts:
-            self.retries.append(row)
-        line = orjson.dumps(row) + b"\n"
-        results.write(line)
-        csv.write(row)
-        if row["status"] != "succeeded":
-            errors.write(line)
-            self.expired_left |= (row["error"] or {}).get("code") == "batch_expired"
-        self.tally.add(row)
+        spec = csv_spec(self._meta(), _first_request(index))
+        files = MergeFiles(self.folder, self.deps.settings.max_attempts, spec)
+        files.run(index, self.outcomes, {p.index: p for p in self.job.parts}, attempts)
+        return files
 
     def _load(self) -> Attempts:
         """The service's lines of every collected part, and which parts retried what."""
         attempts = Attempts()
         for part in self.job.parts:
             if part.round > 1:
-                attempts.add_retry_part(self._custom_ids(part.work_name), part.index)
+                ids = (
+                    orjson.loads(r)["custom_id"] for r in read_lines(self._download(part.work_name))
+                )
+                attempts.add_retry_part(ids, part.index)
             for kind in ("out", "err"):
-                if self._exists(_work_name(kind, part)):
-                    path = self._download(_work_name(kind, part))
+                path = self._maybe(_work_name(kind, part))
+                if path is not None:
                     self.outcomes.add_file(_chunks(path), f"batch {part.batch_id}", part.index)
                     path.unlink()
         return attempts
 
-    def _custom_ids(self, name: str) -> Iterator[str]:
-        path = self._download(name)
-        for _, raw in iter_lines(_chunks(path)):
-            if raw:
-                yield orjson.loads(raw)["custom_id"]
-
-    def _exists(self, name: str) -> bool:
-        return bool(self.deps.work.get_blob_client(work_prefix(self.job.job_id) + name).exists())
+    def _meta(self) -> dict[str, Any]:
+        path = self._maybe(JOB_META)
+        meta = orjson.loads(path.read_bytes()) if path else {}
+        return meta if isinstance(meta, dict) else {}
 
     def _download(self, name: str) -> Path:
         path = self.folder / name
         blobs.download_to(self.deps.work, work_prefix(self.job.job_id) + name, path)
         return path
+
+    def _maybe(self, name: str) -> Path | None:
+        """Files that exist only sometimes: error files, job.json for older jobs."""
+        try:
+            return self._download(name)
+        except ResourceNotFoundError:
+            (self.folder / name).unlink(missing_ok=True)
+            return None
 
 
 def _first_request(index: Path) -> dict[str, Any] | None:
@@ -171,68 +160,60 @@ def _chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
-def _retry_round(deps: Deps, job: Job, rows: list[dict[str, Any]], folder: Path) -> Job:
+def _retry_round(deps: Deps, job: Job, folder: Path) -> Job:
     """Send the retryable requests again in new parts; the poller takes it from there."""
     s = deps.settings
     splitter = Splitter(s.max_requests, s.max_bytes)
     # Placeholders for the existing parts, so the new ones continue the numbering.
     splitter.parts = [PartPlan(p.index, p.deployment, p.url) for p in job.parts]
-    first_new = len(job.parts)
     urls = {p.deployment: p.url for p in job.parts}
-    files: dict[int, Any] = {}
-    for row in rows:
+    files: dict[int, BinaryIO] = {}
+    for raw in read_lines(folder / RETRY_FILE):
+        row = orjson.loads(raw)
         body = row["request"]
         request = Request(row["line"], row["custom_id"], urls[body["model"]], body["model"], body)
         native = request.native()
         plan = splitter.place(request, len(native) + 1)
-        out = files.get(plan.index) or files.setdefault(
-            plan.index, (folder / f"part-{plan.index:04d}.jsonl").open("wb")
-        )
-        out.write(native + b"\n")
+        if plan.index not in files:
+            files[plan.index] = (folder / f"part-{plan.index:04d}.jsonl").open("wb")
+        files[plan.index].write(native + b"\n")
     for out in files.values():
         out.close()
         blobs.upload_file(deps.work, work_prefix(job.job_id) + Path(out.name).name, Path(out.name))
     round_ = max(p.round for p in job.parts) + 1
     new = tuple(
         Part(p.index, p.deployment, p.url, p.count, round=round_)
-        for p in splitter.parts[first_new:]
+        for p in splitter.parts[len(job.parts) :]
     )
-    log.info("job %s: retrying %d request(s) in %d batch(es)", job.job_id, len(rows), len(new))
+    count = sum(p.count for p in new)
+    log.info("job %s: retrying %d request(s) in %d batch(es)", job.job_id, count, len(new))
     return deps.store.save(release(job.moved_to(JobStatus.SUBMITTING, parts=job.parts + new)))
 
 
-def _publish(deps: Deps, job: Job, run: MergeRun) -> Job:
+def _publish(deps: Deps, job: Job, run: MergeFiles, outcomes: Outcomes) -> Job:
     status = outcome(job.parts, run.expired_left)
-    counts = {
-        "total": run.tally.total,
-        "succeeded": run.tally.succeeded,
-        "failed": run.tally.failed,
-    }
+    tally = run.tally
+    counts = {"total": tally.total, "succeeded": tally.succeeded, "failed": tally.failed}
     doc = summary(
         job,
         status.value,
         counts,
-        usage=run.tally.usage,
+        usage=tally.usage,
         completed_at=_ended(job),
-        errors=_errors(job, run.outcomes),
+        errors=_errors(job, outcomes),
     )
-    files = {
-        "results.jsonl": run.folder / "results.jsonl",
-        "errors.jsonl": run.folder / "errors.jsonl",
-    }
-    if (run.folder / "results.csv").exists():
-        files["results.csv"] = run.folder / "results.csv"
+    names = ("results.jsonl", "errors.jsonl", "results.csv")
+    files = {name: run.folder / name for name in names if (run.folder / name).exists()}
     publish(deps, job, files, doc)
+    crashpoint("after_outputs_written")
     log.info(
         "job %s %s: %d succeeded, %d failed",
         job.job_id,
         status.value,
-        run.tally.succeeded,
-        run.tally.failed,
+        tally.succeeded,
+        tally.failed,
     )
-    return deps.store.save(
-        job.moved_to(status, succeeded=run.tally.succeeded, failed=run.tally.failed)
-    )
+    return deps.store.save(job.moved_to(status, succeeded=tally.succeeded, failed=tally.failed))
 
 
 def _ended(job: Job) -> str | None:

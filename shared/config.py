@@ -31,6 +31,7 @@ DEFAULTS: dict[str, str | None] = {
     "BATCH_FILE_DEADLINE_SECONDS": "1800",
     "BATCH_POLL_CONCURRENCY": "16",
     "BATCH_POLL_BUDGET_SECONDS": "240",
+    "BATCH_LEASE_SECONDS": "900",
 }
 
 # Settings that only make sense locally and must not be set in Azure (keys).
@@ -78,6 +79,7 @@ class Settings:
     file_deadline_seconds: float = 1800.0
     poll_concurrency: int = 16
     poll_budget_seconds: float = 240.0
+    lease_seconds: float = 900.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -111,6 +113,7 @@ class Settings:
             file_deadline_seconds=_positive_number(get, "BATCH_FILE_DEADLINE_SECONDS"),
             poll_concurrency=_positive_int(get, "BATCH_POLL_CONCURRENCY"),
             poll_budget_seconds=_positive_number(get, "BATCH_POLL_BUDGET_SECONDS"),
+            lease_seconds=_positive_number(get, "BATCH_LEASE_SECONDS"),
         )
 
 

@@ -1,4 +1,4 @@
-"""results.csv for prompt files and structured outputs: one row per request, in input order."""
+"""results.csv for prompt files and structured outputs: one row per request. Pure."""
 
 from __future__ import annotations
 
@@ -8,13 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from azure.core.exceptions import ResourceNotFoundError
-
-from .deps import Deps
-from .jobs import Job
-from .paths import work_prefix
-
-JOB_META = "job.json"  # written by prepare: format, input columns, endpoint, json_schema
 
 
 @dataclass(frozen=True)
@@ -36,17 +29,8 @@ def schema_fields(schema: Any) -> tuple[str, ...] | None:
     return tuple(props) if isinstance(props, dict) and props else None
 
 
-def request_schema(body: dict[str, Any]) -> Any:
-    """The structured-output schema a native request asks for, chat or responses style."""
-    fmt = body.get("response_format") or (body.get("text") or {}).get("format") or {}
-    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
-        return None
-    return fmt.get("json_schema", fmt)
-
-
-def load_csv_spec(deps: Deps, job: Job, first_request: dict[str, Any] | None) -> CsvSpec | None:
+def csv_spec(meta: dict[str, Any], first_request: dict[str, Any] | None) -> CsvSpec | None:
     """A CSV for prompt and CSV inputs, and for native files that ask for structured output."""
-    meta = _job_meta(deps, job)
     fields = schema_fields(meta.get("json_schema"))
     if fields is None and first_request is not None:
         fields = schema_fields(request_schema(first_request))
@@ -56,13 +40,12 @@ def load_csv_spec(deps: Deps, job: Job, first_request: dict[str, Any] | None) ->
     return CsvSpec(columns, fields)
 
 
-def _job_meta(deps: Deps, job: Job) -> dict[str, Any]:
-    try:
-        data = deps.work.download_blob(work_prefix(job.job_id) + JOB_META).readall()
-    except ResourceNotFoundError:
-        return {}
-    meta = orjson.loads(data)
-    return meta if isinstance(meta, dict) else {}
+def request_schema(body: dict[str, Any]) -> Any:
+    """The structured-output schema a native request asks for, chat or responses style."""
+    fmt = body.get("response_format") or (body.get("text") or {}).get("format") or {}
+    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
+        return None
+    return fmt.get("json_schema", fmt)
 
 
 def answer_text(response: Any) -> str | None:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 import orjson
 
+from .csvout import CsvSpec, CsvWriter
 from .intake import iter_lines
 from .jobs import Part
+
+RETRY_FILE = "retry.jsonl"
 
 USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
 # Responses API bodies name their token counts differently.
@@ -192,3 +196,52 @@ def missing_error(part: Part) -> dict[str, Any]:
         "message": "The service returned no result for this request.",
         "status_code": None,
     }
+
+
+def read_lines(path: Path) -> Iterator[bytes]:
+    """Non-blank lines of a local file, streamed."""
+    with path.open("rb") as stream:
+        for raw in stream:
+            raw = raw.rstrip(b"\r\n")
+            if raw:
+                yield raw
+
+
+@dataclass
+class MergeFiles:
+    """One pass over the work index: results.jsonl, errors.jsonl, results.csv (when the job
+    has one) and retry.jsonl (requests to send again), all written to `folder` as it goes."""
+
+    folder: Path
+    max_attempts: int
+    csv_spec: CsvSpec | None = None
+    tally: Tally = field(default_factory=Tally)
+    retry_count: int = 0
+    expired_left: bool = False
+
+    def run(
+        self, index: Path, outcomes: Outcomes, parts: dict[int, Part], attempts: Attempts
+    ) -> None:
+        csv = CsvWriter.open(self.folder / "results.csv", self.csv_spec)
+        with (
+            (self.folder / "results.jsonl").open("wb") as results,
+            (self.folder / "errors.jsonl").open("wb") as errors,
+            (self.folder / RETRY_FILE).open("wb") as retry,
+        ):
+            for row in merge(read_lines(index), outcomes, parts, attempts):
+                line = orjson.dumps(row) + b"\n"
+                results.write(line)
+                csv.write(row)
+                if row["status"] != "succeeded":
+                    errors.write(line)
+                    self._failed(row, retry)
+                self.tally.add(row)
+        csv.close()
+
+    def _failed(self, row: dict[str, Any], retry: BinaryIO) -> None:
+        if retryable(row) and row["attempts"] < self.max_attempts:
+            self.retry_count += 1
+            record = {k: row[k] for k in ("line", "custom_id", "request")}
+            retry.write(orjson.dumps(record) + b"\n")
+        elif (row["error"] or {}).get("code") == "batch_expired":
+            self.expired_left = True

@@ -15,7 +15,6 @@ from .track import requeue_if_stale
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 300  # longer than any step; a crashed worker's lease runs out after this
 
 Step = Callable[[Deps, Job], Job]
 # Entering these states runs their step at once: a new file gets its batches without waiting
@@ -41,7 +40,7 @@ def advance(deps: Deps, job: Job) -> Job:
     step = step_for(job)
     if step is None:
         return job
-    claimed = claim(deps.store, job, LEASE_SECONDS)
+    claimed = claim(deps.store, job, deps.settings.lease_seconds)
     if claimed is None:
         log.info("job %s is being worked on elsewhere; skipped", job.job_id)
         return job

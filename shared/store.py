@@ -113,13 +113,14 @@ def claim(store: JobStore, job: Job, seconds: float) -> Job | None:
     if job.lease_until is not None and job.lease_until > now:
         return None
     try:
-        return store.save(job.changed(lease_until=now + timedelta(seconds=seconds)))
+        # Not a state change: updated_at stays, so staleness checks still see real progress.
+        return store.save(replace(job, lease_until=now + timedelta(seconds=seconds)))
     except Conflict:
         return None
 
 
 def release(job: Job) -> Job:
-    return job.changed(lease_until=None)
+    return replace(job, lease_until=None)
 
 
 def release_quietly(store: JobStore, job_id: str) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import blobs
 from .batch_api import QuotaExceeded
+from .crash import crashpoint
 from .deps import Deps
 from .jobs import Job, Part
 from .paths import work_prefix
@@ -44,6 +45,7 @@ def _create(deps: Deps, job: Job, part: Part) -> Job:
         job = deps.store.save(job.with_part(replace(part, creating=True)))
         try:
             batch = deps.api.create_batch(part.file_id or "", part.url, metadata)
+            crashpoint("after_batch_create")
         except QuotaExceeded:
             log.warning("job %s part %d: token quota full; waiting", job.job_id, part.index)
             return deps.store.save(job.with_part(quota_wait(deps, part)))
@@ -109,6 +111,7 @@ def _upload(deps: Deps, job: Job, part: Part) -> Job:
             path = Path(tmp) / part.work_name
             blobs.download_to(deps.work, work_prefix(job.job_id) + part.work_name, path)
             uploaded = deps.api.upload(filename, path)
+        crashpoint("after_file_upload")
     log.info("job %s part %d: uploaded as %s", job.job_id, part.index, uploaded.id)
     part = replace(part, file_id=uploaded.id, uploaded_at=int(time.time()), uploading=None)
     return deps.store.save(job.with_part(part))

@@ -15,7 +15,7 @@ from .submit import quota_wait
 
 log = logging.getLogger(__name__)
 
-REQUEUE_AFTER = timedelta(minutes=10)
+MIN_REQUEUE_AFTER = timedelta(seconds=1)
 
 
 def refresh_part(deps: Deps, part: Part) -> Part:
@@ -57,9 +57,9 @@ def observed(part: Part, remote: RemoteBatch | None) -> Part:
 
 def requeue_if_stale(deps: Deps, job: Job) -> Job:
     """COMPLETING: if the completion message was lost, send it again (completion is idempotent)."""
-    if utcnow() - job.updated_at < REQUEUE_AFTER:
+    # Completion holds the lease while it works; once that ran out, its worker is gone.
+    quiet = max(timedelta(seconds=deps.settings.lease_seconds), MIN_REQUEUE_AFTER)
+    if utcnow() - job.updated_at < quiet:
         return job
-    log.warning(
-        "job %s: completion not done after %s; queueing it again", job.job_id, REQUEUE_AFTER
-    )
+    log.warning("job %s: completion not done after %s; queueing it again", job.job_id, quiet)
     return start_completion(deps, job)

@@ -57,6 +57,7 @@ def app_env(azurite, emulator, monkeypatch) -> Callable[..., dict[str, str]]:
             "BATCH_FILE_WAIT_SECONDS": "5",
             "BATCH_STATUS_MIN_SECONDS": "0",
             "BATCH_QUOTA_BACKOFF_SECONDS": "0.2",
+            "BATCH_LEASE_SECONDS": "2",
             **overrides,
         }
         for name in ("AZURE_OPENAI_API_VERSION",):
@@ -78,7 +79,7 @@ def host(azurite):
     import function_app
     from devtools.host import FunctionHost
 
-    return FunctionHost(function_app.app, azurite.connection_string)
+    return FunctionHost(function_app.app, azurite.connection_string, visibility_timeout=1)
 
 
 def jsonl(rows: list[dict[str, Any]]) -> bytes:

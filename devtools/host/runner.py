@@ -29,7 +29,10 @@ BLOB_POISON_QUEUE = "webjobs-blobtrigger-poison"
 class FunctionHost:
     """A stand-in for the Functions host: same bindings, same retry rules, no Core Tools."""
 
-    def __init__(self, app: Any, connection_string: str | None = None) -> None:
+    def __init__(
+        self, app: Any, connection_string: str | None = None, visibility_timeout: int = 30
+    ) -> None:
+        self.visibility_timeout = visibility_timeout
         self.app = app
         self.connection = connection_string or os.environ["AzureWebJobsStorage"]
         self.blobs = BlobServiceClient.from_connection_string(self.connection)
@@ -86,7 +89,11 @@ class FunctionHost:
         queue = self.queue()
         for _ in range(max_rounds):
             batch = list(
-                queue.receive_messages(messages_per_page=16, visibility_timeout=30, max_messages=16)
+                queue.receive_messages(
+                    messages_per_page=16,
+                    visibility_timeout=self.visibility_timeout,
+                    max_messages=16,
+                )
             )
             if not batch:
                 break

@@ -124,6 +124,9 @@ param pollConcurrency string = '16'
 @description('Optional. Seconds one poll tick may run; jobs not reached wait for the next tick.')
 param pollBudgetSeconds string = '240'
 
+@description('Optional. Seconds a worker holds a job while acting on it; after a crash the job is picked up again once this runs out.')
+param leaseSeconds string = '900'
+
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
 }
@@ -286,6 +289,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'BATCH_POLL_BUDGET_SECONDS'
           value: pollBudgetSeconds
+        }
+        {
+          name: 'BATCH_LEASE_SECONDS'
+          value: leaseSeconds
         }
       ]
       ftpsState: 'Disabled'
