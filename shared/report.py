@@ -32,14 +32,26 @@ def summary(job: Job, status: str, counts: dict[str, int], **extra: Any) -> dict
         ),
         "created_at": job.created_at.isoformat(),
         "completed_at": extra.get("completed_at"),
+        "timings": _timings(job, extra.get("completed_at")),
         "warnings": list(job.warnings) + list(extra.get("warnings", [])),
         "errors": list(extra.get("errors", [])),
     }
 
 
+def _timings(job: Job, completed_at: str | None) -> dict[str, Any]:
+    """How long the job took, from the stored facts (so a rerun writes the same numbers)."""
+    rounds = max((p.round for p in job.parts), default=0)
+    if not completed_at:
+        return {"total_seconds": None, "retry_rounds": max(rounds - 1, 0)}
+    total = datetime.fromisoformat(completed_at) - job.created_at
+    return {"total_seconds": max(int(total.total_seconds()), 0), "retry_rounds": max(rounds - 1, 0)}
+
+
 def _batch(part: Any) -> dict[str, Any]:
     return {
         "part": part.index,
+        "round": part.round,
+        "ended_at": iso(part.ended_at),
         "id": part.batch_id,
         "deployment": part.deployment,
         "status": part.remote_status,

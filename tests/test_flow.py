@@ -73,6 +73,7 @@ def test_sample_file_comes_back_merged_in_input_order(app_env, host, emulator, a
         assert result["response"]["choices"][0]["message"]["content"]
         assert result["attempts"] == 1
     assert output(deps, "docs/three-questions/errors.jsonl") == b""
+    assert output(deps, "docs/three-questions/results.csv") is None  # plain native: no CSV
     assert summary["status"] == "completed"
     assert summary["counts"] == {"total": 3, "succeeded": 3, "failed": 0}
     assert summary["usage"]["total_tokens"] > 0
@@ -176,3 +177,31 @@ def test_prompts_and_answers_never_reach_logs_or_the_table(app_env, host, caplog
     assert canary not in logged and text not in logged
     entity = deps.store.table.get_entity("job", jobs(deps)[0].job_id)
     assert canary not in str(dict(entity)) and text not in str(dict(entity))
+
+
+def test_structured_output_gets_a_results_csv_with_one_column_per_field(app_env, host):
+    import csv
+    import io
+
+    app_env()
+    deps = default_deps()
+    schema = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "year": {"type": "integer"}},
+        "required": ["name", "year"],
+        "additionalProperties": False,
+    }
+    fmt = {
+        "type": "json_schema",
+        "json_schema": {"name": "thing", "schema": schema, "strict": True},
+    }
+    rows = [chat(f"s{i}", f"thing {i}") for i in range(3)]
+    for row in rows:
+        row["body"]["response_format"] = fmt
+    summary = drop_and_finish(host, deps, "structured.jsonl", jsonl(rows), "structured")
+    assert summary["status"] == "completed"
+    text = output(deps, "structured/results.csv").decode("utf-8-sig")
+    table = list(csv.reader(io.StringIO(text)))
+    assert table[0] == ["custom_id", "line", "status", "name", "year", "error"]
+    assert [r[0] for r in table[1:]] == ["s0", "s1", "s2"]
+    assert all(r[2] == "succeeded" and r[3] and r[4].lstrip("-").isdigit() for r in table[1:])

@@ -217,3 +217,22 @@ def test_cancel_through_the_http_api(app_env, host, emulator):
     finally:
         server.shutdown()
     assert_conserved(deps, "cancel-me", [f"c{i}" for i in range(5)])
+
+
+def test_batch_that_disappears_fails_the_job_with_a_clear_reason(app_env, host, faults):
+    app_env()
+    deps = default_deps()
+    upload(deps, "vanish.jsonl", jsonl([chat("v", "x")]))
+    host.deliver_new_blobs()
+    faults(
+        [{"kind": "http", "method": "GET", "path": "/batches/batch_", "status": 404, "times": None}]
+    )
+    run_until(host, lambda: jobs(deps)[0].cleaned)
+    faults([])
+    [job] = jobs(deps)
+    assert job.status == JobStatus.FAILED
+    summary = __import__("orjson").loads(output(deps, "vanish/summary.json"))
+    assert summary["status"] == "failed"
+    assert summary["errors"][0]["code"] == "batch_not_found"
+    [result] = assert_conserved(deps, "vanish", ["v"])
+    assert result["error"]["code"] == "batch_not_found"
