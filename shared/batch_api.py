@@ -41,6 +41,15 @@ class QuotaExceeded(Exception):
     """The deployment's enqueued-token quota is full (token_limit_exceeded): try again later."""
 
 
+class FileLimitReached(QuotaExceeded):
+    """The resource holds as many batch files as it may (500, or 10,000 with expiry)."""
+
+
+def _file_limit(exc: openai.BadRequestError) -> bool:
+    text = str(exc).lower()
+    return _code(exc) == "quotaExceeded" or ("limit" in text and "file" in text)
+
+
 def _retry_after(exc: BaseException) -> float:
     response = getattr(exc, "response", None)
     header = response.headers.get("retry-after") if response is not None else None
@@ -169,6 +178,10 @@ class OpenAIBatchApi:
                     purpose="batch",
                     expires_after=self.expiry,
                 )
+        except openai.BadRequestError as exc:
+            if _file_limit(exc):
+                raise FileLimitReached(str(exc)) from exc
+            raise
         except AMBIGUOUS:
             found = self.find_file(filename)
             if found is None:

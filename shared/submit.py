@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import blobs
-from .batch_api import QuotaExceeded
+from .batch_api import FileLimitReached, QuotaExceeded
 from .crash import crashpoint
 from .deps import Deps
 from .jobs import Job, Part
@@ -30,6 +30,8 @@ def submit_part(deps: Deps, job: Job, part: Part) -> Job:
     if part.file_id is None:
         job = _upload(deps, job, part)
         part = job.parts[part.index]
+        if part.file_id is None:
+            return job  # waiting for room at the service
     status = _wait_for_file(deps, part.file_id or "")
     if status == "processed":
         return _create(deps, job, part)
@@ -56,18 +58,22 @@ def _create(deps: Deps, job: Job, part: Part) -> Job:
     return deps.store.save(job.with_part(part))
 
 
-def quota_wait(deps: Deps, part: Part) -> Part:
+GIVE_UP = {
+    "token_limit_exceeded": "The deployment's enqueued-token quota stayed full for {hours:g} h; "
+    "gave up. Raise the quota, split the file, or upload it again later.",
+    "file_limit_reached": "The Azure OpenAI resource's batch-file limit stayed reached for "
+    "{hours:g} h; gave up. Delete unused files from the resource, or upload again later.",
+}
+
+
+def quota_wait(deps: Deps, part: Part, code: str = "token_limit_exceeded") -> Part:
     """Back off exponentially (never two live batches: this part has none now), up to a deadline."""
     now = int(time.time())
     since = part.waiting_since or now
-    deadline = since + deps.settings.quota_deadline_hours * 3600
+    hours = deps.settings.quota_deadline_hours
+    deadline = since + hours * 3600
     if now >= deadline:
-        hours = deps.settings.quota_deadline_hours
-        error = {
-            "code": "token_limit_exceeded",
-            "message": f"The deployment's enqueued-token quota stayed full for {hours:g} h; "
-            "gave up. Raise the quota, split the file, or upload it again later.",
-        }
+        error = {"code": code, "message": GIVE_UP[code].format(hours=hours)}
         return replace(part, batch_id=None, remote_status="failed", errors=(error,), creating=False)
     delay = min(deps.settings.quota_backoff_seconds * 2**part.quota_tries, MAX_QUOTA_BACKOFF)
     return replace(
@@ -110,7 +116,13 @@ def _upload(deps: Deps, job: Job, part: Part) -> Job:
         with tempfile.TemporaryDirectory(prefix="batchdrop-") as tmp:
             path = Path(tmp) / part.work_name
             blobs.download_to(deps.work, work_prefix(job.job_id) + part.work_name, path)
-            uploaded = deps.api.upload(filename, path)
+            try:
+                uploaded = deps.api.upload(filename, path)
+            except FileLimitReached:
+                # Finished jobs free files as they are cleaned up: wait, as for token quota.
+                log.warning("job %s part %d: file limit reached; waiting", job.job_id, part.index)
+                waiting = quota_wait(deps, replace(part, uploading=None), "file_limit_reached")
+                return deps.store.save(job.with_part(waiting))
         crashpoint("after_file_upload")
     log.info("job %s part %d: uploaded as %s", job.job_id, part.index, uploaded.id)
     part = replace(part, file_id=uploaded.id, uploaded_at=int(time.time()), uploading=None)

@@ -28,6 +28,10 @@ def refresh_part(deps: Deps, part: Part) -> Part:
     if seen.remote_status == "failed" and _quota_refused(seen):
         log.warning("batch %s refused for token quota after validation; waiting", part.batch_id)
         return quota_wait(deps, seen)
+    if seen.done and seen.file_id:
+        # The input file is not needed once its batch ended: free the resource's file quota
+        # now rather than when the whole job is merged.
+        deps.api.delete_file(seen.file_id)
     return seen
 
 

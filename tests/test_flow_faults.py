@@ -236,3 +236,28 @@ def test_batch_that_disappears_fails_the_job_with_a_clear_reason(app_env, host, 
     assert summary["errors"][0]["code"] == "batch_not_found"
     [result] = assert_conserved(deps, "vanish", ["v"])
     assert result["error"]["code"] == "batch_not_found"
+
+
+def test_file_limit_reached_waits_for_room_instead_of_failing(azurite, app_env, host):
+    """F19: a resource that holds one batch file at a time still gets both parts through."""
+    from devtools.emulator import Emulator, EmulatorConfig, Timings
+    from tests.conftest import API_KEY, DEPLOYMENTS
+
+    timings = Timings(
+        file_processing=0.05, validating=0.05, in_progress=0.2, finalizing=0.05, cancelling=0.05
+    )
+    config = EmulatorConfig(
+        api_key=API_KEY,
+        deployments=DEPLOYMENTS,
+        timings=timings,
+        max_files_without_expiry=1,
+        max_files_with_expiry=1,
+    )
+    with Emulator(config) as small:
+        app_env(AZURE_OPENAI_ENDPOINT=small.url)
+        deps = default_deps()
+        rows = [chat("a", "x", "gpt-4o-mini-batch"), chat("b", "y", "gpt-4.1-batch")]
+        summary = drop_and_finish(host, deps, "two-parts.jsonl", jsonl(rows), "two-parts")
+        assert summary["status"] == "completed"
+        assert summary["counts"]["succeeded"] == 2
+        assert small.state()["files"] == []
