@@ -68,3 +68,13 @@ def test_open_index_is_repaired_by_a_repeated_event_and_pruned_when_closed(store
     assert list(store.open_job_ids()) == [job.job_id]
     store.save(job.moved_to(JobStatus.REJECTED, cleaned=True))
     assert list(store.open_job_ids()) == []
+
+
+def test_open_ids_are_read_past_the_first_page(store):
+    """F15: more than 1,000 open jobs need the continuation token; none may be missed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ids = [f"{i:040d}" for i in range(1005)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(store._index, ids))
+    assert sorted(store.open_job_ids()) == ids
