@@ -261,3 +261,24 @@ def test_file_limit_reached_waits_for_room_instead_of_failing(azurite, app_env, 
         assert summary["status"] == "completed"
         assert summary["counts"]["succeeded"] == 2
         assert small.state()["files"] == []
+
+
+def test_flaky_status_calls_leave_the_state_alone_until_one_succeeds(app_env, host, faults):
+    """F4 on reads: the SDK's retries run out, the tick logs it, nothing moves, then it heals."""
+    from shared.poll import poll_all
+
+    app_env()
+    deps = default_deps()
+    upload(deps, "flaky-get.jsonl", jsonl([chat("g", "x")]))
+    host.deliver_new_blobs()
+    before = jobs(deps)[0]
+    faults(
+        [{"kind": "http", "method": "GET", "path": "/batches/batch_", "status": 503, "times": 4}]
+    )
+    report = poll_all(deps)
+    assert report.errors == 1
+    after = jobs(deps)[0]
+    assert (after.status, after.parts) == (before.status, before.parts)
+    faults([])
+    run_until(host, lambda: jobs(deps)[0].cleaned)
+    assert jobs(deps)[0].status == JobStatus.COMPLETED
