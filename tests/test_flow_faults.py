@@ -282,3 +282,34 @@ def test_flaky_status_calls_leave_the_state_alone_until_one_succeeds(app_env, ho
     faults([])
     run_until(host, lambda: jobs(deps)[0].cleaned)
     assert jobs(deps)[0].status == JobStatus.COMPLETED
+
+
+def test_everything_azure_throws_at_once_still_ends_completed(app_env, host, emulator, faults):
+    """Issue 4's acceptance run in small: quirky objects, flaky reads, per-line 429s and quota
+    failures both at create and after validation, in one job with two deployments."""
+    app_env()
+    deps = default_deps()
+    files_before = {f["id"] for f in emulator.state()["files"]}
+    faults(
+        [
+            {"kind": "capitalize_status"},
+            {"kind": "iso_timestamps"},
+            {"kind": "null_request_counts", "statuses": ["validating"]},
+            {"kind": "http", "method": "GET", "path": "/batches/batch_", "status": 500, "times": 3},
+            {"kind": "http", "method": "GET", "path": "/files/", "status": 502, "times": 2},
+            {"kind": "line_failure", "custom_id": "^z[13]$", "status_code": 429, "attempts": 1},
+            {"kind": "line_failure", "custom_id": "^z5$", "status_code": 0, "attempts": 1},
+            {"kind": "token_limit_exceeded", "stage": "create", "times": 1},
+            {"kind": "token_limit_exceeded", "stage": "validation", "times": 1},
+        ]
+    )
+    ids = [f"z{i}" for i in range(8)]
+    rows = [
+        chat(c, c, "gpt-4.1-batch" if i % 2 else "gpt-4o-mini-batch") for i, c in enumerate(ids)
+    ]
+    summary = drop_and_finish(host, deps, "everything.jsonl", jsonl(rows), "everything")
+    assert summary["status"] == "completed"
+    assert summary["counts"] == {"total": 8, "succeeded": 8, "failed": 0}
+    results = {r["custom_id"]: r for r in assert_conserved(deps, "everything", ids)}
+    assert {c for c, r in results.items() if r["attempts"] == 2} == {"z1", "z3", "z5"}
+    assert {f["id"] for f in emulator.state()["files"]} == files_before
