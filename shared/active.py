@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
 from .complete import start_completion
 from .deps import Deps
@@ -16,6 +17,8 @@ log = logging.getLogger(__name__)
 
 def drive(deps: Deps, job: Job) -> Job:
     """SUBMITTING, WAITING or IN_PROGRESS: move every part one phase on where it can."""
+    if job.cancel_requested:
+        job = _cancel_unsent(deps, job)
     for part in job.parts:
         if part.phase(time.time()) in (PartPhase.UPLOAD, PartPhase.CREATE):
             job = submit_part(deps, job, part)
@@ -26,6 +29,16 @@ def drive(deps: Deps, job: Job) -> Job:
     if tracked.parts != job.parts:
         job = deps.store.save(tracked)
     return _settle(deps, job)
+
+
+def _cancel_unsent(deps: Deps, job: Job) -> Job:
+    """A cancelled job sends nothing more: parts without a batch end as cancelled."""
+    unsent = [p for p in job.parts if not p.done and not p.batch_id]
+    for part in unsent:
+        if part.file_id:
+            deps.api.delete_file(part.file_id)
+        job = job.with_part(replace(part, remote_status="cancelled", uploading=None))
+    return deps.store.save(job) if unsent else job
 
 
 def _settle(deps: Deps, job: Job) -> Job:

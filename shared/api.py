@@ -6,13 +6,13 @@ import logging
 from typing import Any
 
 from .deps import Deps
-from .jobs import Job, JobStatus
+from .jobs import ACTIVE, Job
 from .paths import output_prefix
+from .store import Conflict
 
 log = logging.getLogger(__name__)
 
 MAX_LIST = 1000
-CANCELLABLE = frozenset({"validating", "in_progress"})
 
 
 def job_view(job: Job, output_container: str) -> dict[str, Any]:
@@ -62,12 +62,17 @@ def cancel_job(deps: Deps, job_id: str) -> dict[str, Any] | None:
     job = deps.store.get(job_id)
     if job is None:
         return None
-    if job.status != JobStatus.IN_PROGRESS:
+    if job.status not in ACTIVE:
         raise ValueError(
-            f"job {job_id} is {job.status.value}; only in_progress jobs can be cancelled"
+            f"job {job_id} is {job.status.value}; only submitting, waiting or in_progress "
+            "jobs can be cancelled"
         )
+    try:
+        job = deps.store.save(job.changed(cancel_requested=True))
+    except Conflict:
+        raise ValueError(f"job {job_id} changed while cancelling; try again") from None
     for part in job.parts:
-        if part.batch_id and part.remote_status in CANCELLABLE:
+        if part.batch_id and not part.done:
             deps.api.cancel_batch(part.batch_id)
             log.info("job %s: cancel requested for batch %s", job_id, part.batch_id)
     return job_view(job, deps.settings.output_container)

@@ -41,13 +41,38 @@ class QuotaExceeded(Exception):
     """The deployment's enqueued-token quota is full (token_limit_exceeded): try again later."""
 
 
+class Refused(Exception):
+    """A permanent refusal (a 4xx other than 408, 409 and 429): trying again cannot help."""
+
+    def __init__(self, exc: openai.APIStatusError) -> None:
+        super().__init__(str(exc))
+        code = _code(exc) or f"http_{exc.status_code}"
+        self.error = {"code": code, "message": _message(exc), "status_code": exc.status_code}
+
+
+PERMANENT = (
+    openai.BadRequestError,
+    openai.AuthenticationError,
+    openai.PermissionDeniedError,
+    openai.NotFoundError,
+    openai.UnprocessableEntityError,
+)
+
+
+def _message(exc: openai.APIStatusError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error", body)
+    message = error.get("message") if isinstance(error, dict) else None
+    return str(message or exc.message)[:1000]
+
+
 class FileLimitReached(QuotaExceeded):
     """The resource holds as many batch files as it may (500, or 10,000 with expiry)."""
 
 
 def _file_limit(exc: openai.BadRequestError) -> bool:
-    text = str(exc).lower()
-    return _code(exc) == "quotaExceeded" or ("limit" in text and "file" in text)
+    text = _message(exc).lower()
+    return _code(exc) == "quotaExceeded" or ("batch files" in text and "limit" in text)
 
 
 def _retry_after(exc: BaseException) -> float:
@@ -67,10 +92,11 @@ def _wait(state: RetryCallState) -> float:
 
 backoff = wait_exponential_jitter(initial=1, max=20)
 
-# Safe to repeat: a 429 means the service did nothing; an ambiguous failure is repeated only
-# after the lookup found no earlier attempt's object (see upload and create_batch).
+# Safe to repeat at once: a 429 means the service did nothing. An ambiguous failure is not
+# repeated here: the caller's intent record makes the next attempt (a tick later, when a
+# committed object has surely become visible) look for it first.
 retry_create = retry(
-    retry=retry_if_exception_type((openai.RateLimitError, *AMBIGUOUS)),
+    retry=retry_if_exception_type(openai.RateLimitError),
     wait=_wait,
     stop=stop_after_attempt(CREATE_TRIES),
     reraise=True,
@@ -181,7 +207,9 @@ class OpenAIBatchApi:
         except openai.BadRequestError as exc:
             if _file_limit(exc):
                 raise FileLimitReached(str(exc)) from exc
-            raise
+            raise Refused(exc) from exc
+        except PERMANENT as exc:
+            raise Refused(exc) from exc
         except AMBIGUOUS:
             found = self.find_file(filename)
             if found is None:
@@ -209,11 +237,14 @@ class OpenAIBatchApi:
                 endpoint=endpoint,  # type: ignore[arg-type]
                 completion_window="24h",
                 metadata=metadata,
+                output_expires_after=self.expiry,
             )
         except openai.BadRequestError as exc:
             if _code(exc) == "token_limit_exceeded":
                 raise QuotaExceeded(str(exc)) from exc
-            raise
+            raise Refused(exc) from exc
+        except PERMANENT as exc:
+            raise Refused(exc) from exc
         except AMBIGUOUS:
             found = self.find_batch(metadata)
             if found is None:
@@ -242,7 +273,10 @@ class OpenAIBatchApi:
             return None
 
     def cancel_batch(self, batch_id: str) -> None:
-        self.read_client.batches.cancel(batch_id)
+        try:
+            self.read_client.batches.cancel(batch_id)
+        except (openai.ConflictError, openai.NotFoundError):
+            log.info("batch %s already ending; nothing to cancel", batch_id)
 
     def download(self, file_id: str, dest: Path) -> None:
         # Streams to disk: output files reach hundreds of MB (files.content buffers it all).

@@ -30,9 +30,14 @@ CHUNK = 1 << 20
 JOB_META = "job.json"  # written by prepare: format, input columns, endpoint, json_schema
 
 
+class Busy(Exception):
+    """Another worker holds the job; try again later."""
+
+
 def start_completion(deps: Deps, job: Job) -> Job:
     """Every batch ended: mark the job and queue its merge."""
-    job = deps.store.save(job.moved_to(JobStatus.COMPLETING))
+    # The lease goes in the same write: the completion worker may take the job at once.
+    job = deps.store.save(release(job.moved_to(JobStatus.COMPLETING)))
     deps.queue.send_message(orjson.dumps({"job_id": job.job_id}).decode())
     log.info("job %s: all batches ended; completion queued", job.job_id)
     return job
@@ -46,12 +51,13 @@ def complete_job(deps: Deps, job_id: str) -> Job | None:
         return job
     claimed = claim(deps.store, job, deps.settings.lease_seconds)
     if claimed is None:
-        log.info("job %s: completion already running elsewhere", job_id)
-        return job
+        # Raise so the queue delivers the message again later: if the holder finishes, that
+        # delivery finds the job done; if it died, its lease will have run out.
+        raise Busy(f"job {job_id} is being worked on; completion will be retried")
     try:
         finished = _complete(deps, collect(deps, claimed))
     except Exception:
-        release_quietly(deps.store, job_id)
+        release_quietly(deps.store, job_id, claimed.lease_owner)
         raise
     return cleanup(deps, finished) if finished.is_terminal else finished
 
@@ -109,7 +115,10 @@ class MergeRun:
         attempts = self._load()
         index = self._download(WORK_INDEX)
         spec = csv_spec(self._meta(), _first_request(index))
-        files = MergeFiles(self.folder, self.deps.settings.max_attempts, spec)
+        # A cancel means stop: nothing of a cancelled job is sent again.
+        cancelled = any(p.remote_status == "cancelled" for p in self.job.parts)
+        max_attempts = 1 if cancelled else self.deps.settings.max_attempts
+        files = MergeFiles(self.folder, max_attempts, spec)
         files.run(index, self.outcomes, {p.index: p for p in self.job.parts}, attempts)
         return files
 
@@ -241,4 +250,4 @@ def cleanup(deps: Deps, job: Job) -> Job:
         _delete_service_files(deps, part)
     removed = blobs.delete_prefix(deps.work, work_prefix(job.job_id))
     log.info("job %s cleaned up (%d work files)", job.job_id, removed)
-    return deps.store.save(job.changed(cleaned=True, lease_until=None))
+    return deps.store.save(release(job.changed(cleaned=True)))

@@ -152,10 +152,14 @@ class Job:
     updated_at: datetime = field(default_factory=utcnow)
     last_error: str = ""
     lease_until: datetime | None = None
+    lease_owner: str = ""  # who holds the lease: only they release it
+    cancel_requested: bool = False  # parts not yet at the service are not sent
     cleaned: bool = False
     warnings: tuple[str, ...] = ()
     # Set by the store: the table ETag this copy was read with (for conditional writes).
     row_etag: str | None = None
+    # Not stored: how long each write by the lease holder extends its lease.
+    lease_seconds: float = 0.0
 
     @classmethod
     def new(cls, container: str, name: str, etag: str) -> Job:

@@ -183,7 +183,7 @@ def missing_error(part: Part) -> dict[str, Any]:
         return {
             "code": first.get("code", "batch_failed"),
             "message": first.get("message", "The service rejected the batch."),
-            "status_code": None,
+            "status_code": first.get("status_code"),
         }
     if part.remote_status in ("expired", "cancelled"):
         return {

@@ -10,8 +10,8 @@ from .complete import cleanup
 from .deps import Deps
 from .jobs import Job, JobStatus
 from .prepare import prepare
-from .store import claim, release, release_quietly
-from .track import requeue_if_stale
+from .store import Conflict, claim, release, release_quietly
+from .track import is_stale, requeue_if_stale
 
 log = logging.getLogger(__name__)
 
@@ -29,15 +29,17 @@ STEPS: dict[JobStatus, Step] = {
 }
 
 
-def step_for(job: Job) -> Step | None:
+def step_for(job: Job, stale_after: float) -> Step | None:
     if job.is_terminal:
         return None if job.cleaned else cleanup
+    if job.status == JobStatus.COMPLETING and not is_stale(job, stale_after):
+        return None  # completion owns it; claiming it here would only get in its way
     return STEPS.get(job.status)
 
 
 def advance(deps: Deps, job: Job) -> Job:
     """Run the job's next step; a job leased by another worker is left alone."""
-    step = step_for(job)
+    step = step_for(job, deps.settings.lease_seconds)
     if step is None:
         return job
     claimed = claim(deps.store, job, deps.settings.lease_seconds)
@@ -47,9 +49,14 @@ def advance(deps: Deps, job: Job) -> Job:
     try:
         result = _run(deps, claimed, step)
     except Exception:
-        release_quietly(deps.store, job.job_id)
+        release_quietly(deps.store, job.job_id, claimed.lease_owner)
         raise
-    return deps.store.save(release(result))
+    if result.lease_owner != claimed.lease_owner:
+        return result  # the step handed the job on (e.g. to completion) with the lease off
+    try:
+        return deps.store.save(release(result))
+    except Conflict:
+        return result  # its work is saved; someone took the job on since
 
 
 def _run(deps: Deps, job: Job, step: Step) -> Job:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -74,6 +75,7 @@ class TableJobStore:
             return None
 
     def save(self, job: Job) -> Job:
+        job = renewed(job)
         try:
             meta = self.table.update_entity(
                 to_entity(job),
@@ -108,25 +110,42 @@ class TableJobStore:
 
 
 def claim(store: JobStore, job: Job, seconds: float) -> Job | None:
-    """Take a short lease on the job before side effects, so two workers never both act."""
+    """Take a lease on the job before side effects, so two workers never both act.
+
+    Every later write by the holder extends the lease (see renewed), so a long step keeps it;
+    a crashed holder's lease runs out `seconds` after its last write.
+    """
     now = utcnow()
     if job.lease_until is not None and job.lease_until > now:
         return None
+    leased = replace(
+        job,
+        lease_until=now + timedelta(seconds=seconds),
+        lease_owner=uuid.uuid4().hex,
+        lease_seconds=seconds,
+    )
     try:
         # Not a state change: updated_at stays, so staleness checks still see real progress.
-        return store.save(replace(job, lease_until=now + timedelta(seconds=seconds)))
+        return store.save(leased)
     except Conflict:
         return None
 
 
+def renewed(job: Job) -> Job:
+    if job.lease_until is None or not job.lease_seconds:
+        return job
+    return replace(job, lease_until=utcnow() + timedelta(seconds=job.lease_seconds))
+
+
 def release(job: Job) -> Job:
-    return replace(job, lease_until=None)
+    return replace(job, lease_until=None, lease_owner="", lease_seconds=0.0)
 
 
-def release_quietly(store: JobStore, job_id: str) -> None:
-    """After a failed step: let the next trigger or tick retry now, not when the lease ends."""
+def release_quietly(store: JobStore, job_id: str, owner: str) -> None:
+    """After a failed step: let the next trigger or tick retry now, not when the lease ends.
+    Only the lease's holder may do so: a lease taken over meanwhile is left alone."""
     current = store.get(job_id)
-    if current is None:
+    if current is None or current.lease_owner != owner:
         return
     try:
         store.save(release(current))
@@ -155,10 +174,25 @@ def to_entity(job: Job) -> dict[str, Any]:
         "UpdatedAt": job.updated_at,
         "LastError": job.last_error[:4000],
         "LeaseUntil": job.lease_until or datetime(1970, 1, 1, tzinfo=UTC),
+        "LeaseOwner": job.lease_owner,
         "Cleaned": job.cleaned,
+        "CancelRequested": job.cancel_requested,
         "Parts": orjson.dumps([p.to_dict() for p in job.parts]).decode(),
-        "Warnings": orjson.dumps(list(job.warnings)).decode()[:32000],
+        "Warnings": orjson.dumps(_capped(job.warnings)).decode(),
     }
+
+
+def _capped(warnings: tuple[str, ...]) -> list[str]:
+    """Table strings hold 64 KiB: keep whole warnings (valid JSON), as many as fit."""
+    kept: list[str] = []
+    size = 0
+    for warning in warnings:
+        size += len(warning) + 4
+        if size > 30_000:
+            kept.append(f"... and {len(warnings) - len(kept)} more warnings")
+            break
+        kept.append(warning)
+    return kept
 
 
 def from_entity(entity: Any) -> Job:
@@ -177,7 +211,9 @@ def from_entity(entity: Any) -> Job:
         updated_at=_aware(entity["UpdatedAt"]),
         last_error=entity.get("LastError", ""),
         lease_until=_aware(lease) if lease and lease.year > 1970 else None,
+        lease_owner=entity.get("LeaseOwner", ""),
         cleaned=bool(entity.get("Cleaned", False)),
+        cancel_requested=bool(entity.get("CancelRequested", False)),
         warnings=tuple(orjson.loads(entity.get("Warnings") or "[]")),
         row_etag=entity.metadata.get("etag"),
     )

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import blobs
-from .batch_api import FileLimitReached, QuotaExceeded
+from .batch_api import FileLimitReached, QuotaExceeded, Refused
 from .crash import crashpoint
 from .deps import Deps
 from .jobs import Job, Part
@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 FILE_POLL_SECONDS = 0.5
 MAX_UPLOADS = 2  # a file the service will not process is uploaded once more, then given up
 MAX_QUOTA_BACKOFF = 3600
+# File states before `processed` (the service may report any of them while it reads a file).
+STILL_PROCESSING = frozenset({"uploaded", "pending", "running"})
 
 
 def submit_part(deps: Deps, job: Job, part: Part) -> Job:
@@ -27,6 +29,22 @@ def submit_part(deps: Deps, job: Job, part: Part) -> Job:
 
     Every side effect is recorded before the next one, so a crash anywhere resumes here.
     """
+    try:
+        return _submit(deps, job, part)
+    except Refused as refused:
+        log.error("job %s part %d: the service refused it: %s", job.job_id, part.index, refused)
+        current = deps.store.get(job.job_id) or job
+        failed = replace(
+            current.parts[part.index],
+            remote_status="failed",
+            errors=(refused.error,),
+            uploading=None,
+            creating=False,
+        )
+        return deps.store.save(replace(current, lease_seconds=job.lease_seconds).with_part(failed))
+
+
+def _submit(deps: Deps, job: Job, part: Part) -> Job:
     if part.file_id is None:
         job = _upload(deps, job, part)
         part = job.parts[part.index]
@@ -35,7 +53,7 @@ def submit_part(deps: Deps, job: Job, part: Part) -> Job:
     status = _wait_for_file(deps, part.file_id or "")
     if status == "processed":
         return _create(deps, job, part)
-    if status in ("pending", "uploaded") and not _file_overdue(deps, part):
+    if status in STILL_PROCESSING and not _file_overdue(deps, part):
         return job  # the poller looks again next tick
     return deps.store.save(job.with_part(_file_unusable(deps, job, part, status)))
 
@@ -54,7 +72,7 @@ def _create(deps: Deps, job: Job, part: Part) -> Job:
     log.info("job %s part %d: batch %s created", job.job_id, part.index, batch.id)
     # Only the id: the status and files are read by the tracking step, which also handles a
     # found batch that has already ended.
-    part = replace(part, batch_id=batch.id, wait_until=None, creating=False)
+    part = replace(part, batch_id=batch.id, wait_until=None, waiting_since=None, creating=False)
     return deps.store.save(job.with_part(part))
 
 
@@ -121,7 +139,8 @@ def _upload(deps: Deps, job: Job, part: Part) -> Job:
             except FileLimitReached:
                 # Finished jobs free files as they are cleaned up: wait, as for token quota.
                 log.warning("job %s part %d: file limit reached; waiting", job.job_id, part.index)
-                waiting = quota_wait(deps, replace(part, uploading=None), "file_limit_reached")
+                refused = replace(part, uploading=None, upload_tries=part.upload_tries - 1)
+                waiting = quota_wait(deps, refused, "file_limit_reached")
                 return deps.store.save(job.with_part(waiting))
         crashpoint("after_file_upload")
     log.info("job %s part %d: uploaded as %s", job.job_id, part.index, uploaded.id)
@@ -135,7 +154,7 @@ def _wait_for_file(deps: Deps, file_id: str) -> str | None:
     while True:
         remote = deps.api.get_file(file_id)
         status = remote.status if remote else None
-        if status not in ("pending", "uploaded") or time.monotonic() >= deadline:
+        if status not in STILL_PROCESSING or time.monotonic() >= deadline:
             return status
         time.sleep(FILE_POLL_SECONDS)
 

@@ -6,6 +6,7 @@ import logging
 import time
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 from .batch_api import RemoteBatch
 from .complete import start_completion
@@ -16,6 +17,11 @@ from .submit import quota_wait
 log = logging.getLogger(__name__)
 
 MIN_REQUEUE_AFTER = timedelta(seconds=1)
+MAX_ERRORS = 20  # a batch's validation errors kept in the job row (table strings are 64 KiB)
+
+
+def _short(error: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v[:500] if isinstance(v, str) else v) for k, v in error.items()}
 
 
 def refresh_part(deps: Deps, part: Part) -> Part:
@@ -27,7 +33,10 @@ def refresh_part(deps: Deps, part: Part) -> Part:
     seen = replace(seen, checked_at=int(now))
     if seen.remote_status == "failed" and _quota_refused(seen):
         log.warning("batch %s refused for token quota after validation; waiting", part.batch_id)
-        return quota_wait(deps, seen)
+        for file_id in (seen.output_file_id, seen.error_file_id):
+            if file_id:  # the refused batch's files would be forgotten by the next try
+                deps.api.delete_file(file_id)
+        return quota_wait(deps, replace(seen, output_file_id=None, error_file_id=None))
     if seen.done and seen.file_id:
         # The input file is not needed once its batch ended: free the resource's file quota
         # now rather than when the whole job is merged.
@@ -54,16 +63,20 @@ def observed(part: Part, remote: RemoteBatch | None) -> Part:
         failed=remote.failed,
         output_file_id=remote.output_file_id,
         error_file_id=remote.error_file_id,
-        errors=remote.errors,
+        errors=tuple(_short(e) for e in remote.errors[:MAX_ERRORS]),
         ended_at=remote.ended_at,
     )
 
 
+def is_stale(job: Job, seconds: float) -> bool:
+    """No progress for longer than a lease: whoever was working on it is gone."""
+    quiet = max(timedelta(seconds=seconds), MIN_REQUEUE_AFTER)
+    return utcnow() - job.updated_at >= quiet
+
+
 def requeue_if_stale(deps: Deps, job: Job) -> Job:
     """COMPLETING: if the completion message was lost, send it again (completion is idempotent)."""
-    # Completion holds the lease while it works; once that ran out, its worker is gone.
-    quiet = max(timedelta(seconds=deps.settings.lease_seconds), MIN_REQUEUE_AFTER)
-    if utcnow() - job.updated_at < quiet:
+    if not is_stale(job, deps.settings.lease_seconds):
         return job
-    log.warning("job %s: completion not done after %s; queueing it again", job.job_id, quiet)
+    log.warning("job %s: completion made no progress; queueing it again", job.job_id)
     return start_completion(deps, job)

@@ -313,3 +313,14 @@ def test_everything_azure_throws_at_once_still_ends_completed(app_env, host, emu
     results = {r["custom_id"]: r for r in assert_conserved(deps, "everything", ids)}
     assert {c for c, r in results.items() if r["attempts"] == 2} == {"z1", "z3", "z5"}
     assert {f["id"] for f in emulator.state()["files"]} == files_before
+
+
+def test_a_refusal_at_create_fails_the_job_with_the_service_reason(app_env, host, faults):
+    app_env()
+    deps = default_deps()
+    faults([{"kind": "http", "method": "POST", "path": "/batches$", "status": 403, "times": None}])
+    summary = drop_and_finish(host, deps, "denied.jsonl", jsonl([chat("d", "x")]), "denied")
+    assert summary["status"] == "failed"
+    assert summary["errors"][0]["status_code"] == 403
+    [result] = assert_conserved(deps, "denied", ["d"])
+    assert result["error"]["status_code"] == 403

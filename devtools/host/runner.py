@@ -83,22 +83,16 @@ class FunctionHost:
         name = resolve(self._only("queueTrigger").trigger["queueName"])
         return QueueClient.from_connection_string(self.connection, name)
 
-    def drain_queue(self, max_rounds: int = 10) -> int:
-        """Deliver every visible message; failures stay queued and go to poison after 5 tries."""
+    def drain_queue(self, max_messages: int = 100) -> int:
+        """Deliver visible messages one at a time (a slow one cannot make the others' receipts
+        stale); failures stay queued and go to the poison queue after 5 tries."""
         handled = 0
         queue = self.queue()
-        for _ in range(max_rounds):
-            batch = list(
-                queue.receive_messages(
-                    messages_per_page=16,
-                    visibility_timeout=self.visibility_timeout,
-                    max_messages=16,
-                )
-            )
-            if not batch:
+        for _ in range(max_messages):
+            message = queue.receive_message(visibility_timeout=self.visibility_timeout)
+            if message is None:
                 break
-            for message in batch:
-                handled += self._deliver_message(queue, message)
+            handled += self._deliver_message(queue, message)
         return handled
 
     def _deliver_message(self, queue: QueueClient, message: QueueMessage) -> int:
