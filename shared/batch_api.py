@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import openai
 from tenacity import (
@@ -22,6 +22,7 @@ from .config import Settings
 from .jobs import normalise_remote_status
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SCOPE = "https://cognitiveservices.azure.com/.default"
 READ_RETRIES = 3  # the SDK's own backoff, for calls that are safe to repeat
@@ -197,25 +198,20 @@ class OpenAIBatchApi:
 
     @retry_create
     def upload(self, filename: str, path: Path) -> RemoteFile:
-        try:
+        def send() -> RemoteFile:
             with path.open("rb") as stream:
-                created = self.create_client.files.create(
-                    file=(filename, stream, "application/jsonl"),
-                    purpose="batch",
-                    expires_after=self.expiry,
+                return _file(
+                    self.create_client.files.create(
+                        file=(filename, stream, "application/jsonl"),
+                        purpose="batch",
+                        expires_after=self.expiry,
+                    )
                 )
-        except openai.BadRequestError as exc:
-            if _file_limit(exc):
-                raise FileLimitReached(str(exc)) from exc
-            raise Refused(exc) from exc
-        except PERMANENT as exc:
-            raise Refused(exc) from exc
-        except AMBIGUOUS:
-            found = self.find_file(filename)
-            if found is None:
-                raise
-            return found
-        return _file(created)
+
+        def limit(exc: openai.BadRequestError) -> Exception | None:
+            return FileLimitReached(str(exc)) if _file_limit(exc) else None
+
+        return _careful(send, limit, lambda: self.find_file(filename))
 
     def find_file(self, filename: str) -> RemoteFile | None:
         for item in self.read_client.files.list(purpose="batch"):
@@ -231,7 +227,7 @@ class OpenAIBatchApi:
 
     @retry_create
     def create_batch(self, file_id: str, endpoint: str, metadata: dict[str, str]) -> RemoteBatch:
-        try:
+        def send() -> RemoteBatch:
             created = self.create_client.batches.create(
                 input_file_id=file_id,
                 endpoint=endpoint,  # type: ignore[arg-type]
@@ -239,18 +235,12 @@ class OpenAIBatchApi:
                 metadata=metadata,
                 output_expires_after=self.expiry,
             )
-        except openai.BadRequestError as exc:
-            if _code(exc) == "token_limit_exceeded":
-                raise QuotaExceeded(str(exc)) from exc
-            raise Refused(exc) from exc
-        except PERMANENT as exc:
-            raise Refused(exc) from exc
-        except AMBIGUOUS:
-            found = self.find_batch(metadata)
-            if found is None:
-                raise
-            return found
-        return parse_batch(created.to_dict(warnings=False))
+            return parse_batch(created.to_dict(warnings=False))
+
+        def quota(exc: openai.BadRequestError) -> Exception | None:
+            return QuotaExceeded(str(exc)) if _code(exc) == "token_limit_exceeded" else None
+
+        return _careful(send, quota, lambda: self.find_batch(metadata))
 
     def find_batch(self, metadata: dict[str, str]) -> RemoteBatch | None:
         wanted = tuple(sorted(metadata.items()))
@@ -290,6 +280,26 @@ class OpenAIBatchApi:
             self.read_client.files.delete(file_id)
         except openai.NotFoundError:
             log.info("file %s already gone", file_id)
+
+
+def _careful(
+    send: Callable[[], T],
+    waiting: Callable[[openai.BadRequestError], Exception | None],
+    lookup: Callable[[], T | None],
+) -> T:
+    """A create: a 400 is a reason to wait (quota) or a refusal; other 4xx are refusals; an
+    answer lost after the service may have acted is looked up, never blindly repeated."""
+    try:
+        return send()
+    except openai.BadRequestError as exc:
+        raise (waiting(exc) or Refused(exc)) from exc
+    except PERMANENT as exc:
+        raise Refused(exc) from exc
+    except AMBIGUOUS:
+        found = lookup()
+        if found is None:
+            raise
+        return found
 
 
 def _code(exc: openai.APIStatusError) -> str | None:
