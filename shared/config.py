@@ -31,6 +31,7 @@ DEFAULTS: dict[str, str | None] = {
     "BATCH_FILE_DEADLINE_SECONDS": "1800",
     "BATCH_POLL_CONCURRENCY": "16",
     "BATCH_POLL_BUDGET_SECONDS": "240",
+    "BATCH_MAX_TOKENS": "0",
     "BATCH_LEASE_SECONDS": "900",
 }
 
@@ -79,6 +80,7 @@ class Settings:
     file_deadline_seconds: float = 1800.0
     poll_concurrency: int = 16
     poll_budget_seconds: float = 240.0
+    max_tokens: int = 0  # estimated input tokens per batch; 0: no limit
     lease_seconds: float = 900.0
 
     @classmethod
@@ -113,6 +115,7 @@ class Settings:
             file_deadline_seconds=_positive_number(get, "BATCH_FILE_DEADLINE_SECONDS"),
             poll_concurrency=_positive_int(get, "BATCH_POLL_CONCURRENCY"),
             poll_budget_seconds=_positive_number(get, "BATCH_POLL_BUDGET_SECONDS"),
+            max_tokens=int(_number(get, "BATCH_MAX_TOKENS")),
             lease_seconds=_positive_number(get, "BATCH_LEASE_SECONDS"),
         )
 

@@ -3,230 +3,230 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from itertools import chain
 
-import orjson
+from .formats import CsvReader, JsonlReader
+from .intake_model import (
+    CHAT_URLS,
+    KNOWN_URLS,
+    MAX_PROBLEMS,
+    RESPONSES_URLS,
+    Intake,
+    PartPlan,
+    Problem,
+    Request,
+    endpoint_of,
+)
+from .lines import LongLine, iter_lines
+from .options import Options
+from .rawtext import SNIFF_BYTES, sniff
+
+__all__ = [
+    "BOM",
+    "CHAT_URLS",
+    "KNOWN_URLS",
+    "MAX_PROBLEMS",
+    "RESPONSES_URLS",
+    "Checker",
+    "Intake",
+    "LongLine",
+    "Options",
+    "PartPlan",
+    "Problem",
+    "Request",
+    "Sink",
+    "Splitter",
+    "file_kind",
+    "iter_lines",
+    "read_input",
+    "read_native",
+]
 
 BOM = b"\xef\xbb\xbf"
-CHAT_URLS = frozenset({"/chat/completions", "/v1/chat/completions"})
-RESPONSES_URLS = frozenset({"/v1/responses"})
-KNOWN_URLS = CHAT_URLS | RESPONSES_URLS
-MAX_CUSTOM_ID = 512
-MAX_PROBLEMS = 10_000  # a report longer than this helps nobody; the count says how many more
+CSV_SUFFIXES = (".csv", ".tsv")
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One reason the file cannot be submitted, with the line that has it."""
-
-    line: int | None
-    code: str
-    message: str
-    custom_id: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "line": self.line,
-            "custom_id": self.custom_id,
-            "error": {"code": self.code, "message": self.message},
-        }
-
-
-@dataclass(frozen=True)
-class Request:
-    """A valid, normalised request line, ready to upload."""
-
-    line: int
-    custom_id: str
-    url: str
-    deployment: str
-    body: dict[str, Any]
-
-    def native(self) -> bytes:
-        """The line as Azure expects it in the uploaded batch file."""
-        return orjson.dumps(
-            {"custom_id": self.custom_id, "method": "POST", "url": self.url, "body": self.body}
-        )
-
-
-@dataclass
-class PartPlan:
-    index: int
-    deployment: str
-    url: str
-    count: int = 0
-    bytes: int = 0
-
-
-@dataclass
-class Intake:
-    """What reading a file produced: its parts, its problems, and safe repairs as warnings."""
-
-    parts: list[PartPlan] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    problem_count: int = 0
-    total: int = 0
-    warnings: list[str] = field(default_factory=list)
-
-    def add_problem(self, problem: Problem) -> None:
-        self.problem_count += 1
-        if len(self.problems) < MAX_PROBLEMS:
-            self.problems.append(problem)
-
-    @property
-    def ok(self) -> bool:
-        return self.problem_count == 0 and self.total > 0
-
-
-def iter_lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
-    """Yield (1-based line number, line without its line end) from a stream of byte chunks."""
-    pending = b""
-    number = 0
-    for chunk in chunks:
-        pending += chunk
-        *complete, pending = pending.split(b"\n")
-        for raw in complete:
-            number += 1
-            yield number, raw.rstrip(b"\r")
-    if pending:
-        yield number + 1, pending.rstrip(b"\r")
-
-
-def parse_line(number: int, raw: bytes, default_deployment: str | None) -> Request | Problem:
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        return Problem(number, "invalid_json", f"Line {number} is not valid JSON ({exc}).")
-    if not isinstance(data, dict):
-        return Problem(number, "not_an_object", f"Line {number} must be a JSON object.")
-    custom_id = data.get("custom_id")
-    problem = _check_custom_id(number, custom_id)
-    if problem:
-        return problem
-    return _request(number, str(custom_id), data, default_deployment)
-
-
-def _check_custom_id(number: int, custom_id: object) -> Problem | None:
-    if not isinstance(custom_id, str) or not custom_id.strip():
-        return Problem(
-            number, "missing_custom_id", f'Line {number} needs a non-empty string "custom_id".'
-        )
-    if len(custom_id) > MAX_CUSTOM_ID:
-        return Problem(
-            number,
-            "custom_id_too_long",
-            f"Line {number}: custom_id is longer than {MAX_CUSTOM_ID} characters.",
-            custom_id[:64],
-        )
-    return None
-
-
-def _request(
-    number: int, custom_id: str, data: dict[str, Any], default_deployment: str | None
-) -> Request | Problem:
-    method = data.get("method", "POST")
-    if not isinstance(method, str) or method.upper() != "POST":
-        return Problem(
-            number,
-            "unsupported_method",
-            f"Line {number}: method must be POST, not {method!r}.",
-            custom_id,
-        )
-    url = data.get("url", "/v1/chat/completions")
-    if url not in KNOWN_URLS:
-        return Problem(
-            number,
-            "unsupported_url",
-            f"Line {number}: url {url!r} is not one of {sorted(KNOWN_URLS)}.",
-            custom_id,
-        )
-    body = data.get("body")
-    if not isinstance(body, dict):
-        return Problem(number, "missing_body", f'Line {number} needs a "body" object.', custom_id)
-    deployment = body.get("model") or default_deployment
-    if not isinstance(deployment, str) or not deployment:
-        return Problem(
-            number,
-            "missing_model",
-            f"Line {number}: body.model is missing and AZURE_OPENAI_DEPLOYMENT "
-            "is not set; name the Global-Batch deployment.",
-            custom_id,
-        )
-    body = {**body, "model": deployment}
-    return Request(number, custom_id, url, deployment, body)
+def file_kind(name: str) -> str:
+    """csv for .csv/.tsv names; everything else is read as JSON Lines (and sniffed first)."""
+    return "csv" if name.lower().endswith(CSV_SUFFIXES) else "jsonl"
 
 
 class Splitter:
     """Assigns each request to a part: one per deployment, a new one when a part is full."""
 
-    def __init__(self, max_requests: int, max_bytes: int) -> None:
+    def __init__(self, max_requests: int, max_bytes: int, max_tokens: int = 0) -> None:
         self.max_requests = max_requests
         self.max_bytes = max_bytes
+        self.max_tokens = max_tokens
         self.parts: list[PartPlan] = []
         self._open: dict[str, PartPlan] = {}
 
     def place(self, request: Request, size: int) -> PartPlan:
+        """The part for a request whose uploaded line takes `size` bytes (line end included)."""
         part = self._open.get(request.deployment)
-        if part is None or self._full(part, size):
-            part = PartPlan(len(self.parts), request.deployment, request.url)
-            self.parts.append(part)
-            self._open[request.deployment] = part
+        tokens = request.tokens if self.max_tokens else 0
+        if part is None or self._full(part, size, tokens):
+            part = self._new(request)
         part.count += 1
         part.bytes += size
+        part.tokens += tokens
         return part
 
-    def _full(self, part: PartPlan, size: int) -> bool:
-        return part.count + 1 > self.max_requests or part.bytes + size > self.max_bytes
+    def assign(self, request: Request) -> PartPlan:
+        """Place the request; its uploaded line uses its part's url spelling (Azure wants one
+        spelling per file; chat has two)."""
+        part = self._open.get(request.deployment)
+        size = request.native_size(request.url if part is None else part.url)
+        tokens = request.tokens if self.max_tokens else 0
+        if part is None or self._full(part, size, tokens):
+            if part is not None and part.url != request.url:
+                size = request.native_size(request.url)  # a new part takes the request's own
+            part = self._new(request)
+        part.count += 1
+        part.bytes += size
+        part.tokens += tokens
+        return part
+
+    def _new(self, request: Request) -> PartPlan:
+        part = PartPlan(len(self.parts), request.deployment, request.url)
+        self.parts.append(part)
+        self._open[request.deployment] = part
+        return part
+
+    def _full(self, part: PartPlan, size: int, tokens: int) -> bool:
+        return (
+            part.count + 1 > self.max_requests
+            or part.bytes + size > self.max_bytes
+            or (self.max_tokens > 0 and part.tokens + tokens > self.max_tokens)
+        )
 
 
 class Checker:
-    """File-wide rules: unique custom_id, one url per file."""
+    """File-wide rules: unique custom_id, allowed deployments, what fits in a batch."""
 
-    def __init__(self) -> None:
+    def __init__(self, options: Options | None = None) -> None:
+        options = options or Options()
+        self._allowed = options.allowed_deployments
+        self._max_bytes = options.max_bytes
+        self._max_tokens = options.max_tokens
         self._seen: dict[str, int] = {}
-        self._url: tuple[int, str] | None = None
 
     def check(self, request: Request) -> Problem | None:
         first = self._seen.setdefault(request.custom_id, request.line)
         if first != request.line:
-            return Problem(
-                request.line,
-                "duplicate_custom_id",
-                f"Line {request.line}: custom_id {request.custom_id!r} already used "
-                f"on line {first}; each request needs its own.",
-                request.custom_id,
-            )
-        if self._url is None:
-            self._url = (request.line, request.url)
-        elif _endpoint(self._url[1]) != _endpoint(request.url):
-            return Problem(
-                request.line,
-                "mixed_url",
-                f"Line {request.line}: url {request.url!r} differs from "
-                f"{self._url[1]!r} on line {self._url[0]}; one file, one endpoint.",
-                request.custom_id,
-            )
+            return _duplicate(request, first)
+        if self._allowed and request.deployment not in self._allowed and request.deployment:
+            return _not_allowed(request, self._allowed)
+        if len(request.body_json) + 6 * len(request.custom_id) + 80 > self._max_bytes:
+            if len(request.native()) + 1 > self._max_bytes:
+                return _too_large(request, self._max_bytes)
+        if self._max_tokens and request.tokens > self._max_tokens:
+            return _too_many_tokens(request, self._max_tokens)
         return None
 
 
-def _endpoint(url: str) -> str:
-    return "chat" if url in CHAT_URLS else "responses"
+def _duplicate(request: Request, first: int) -> Problem:
+    return Problem(
+        request.line,
+        "duplicate_custom_id",
+        f"Line {request.line}: custom_id {request.custom_id!r} already used "
+        f"on line {first}; each request needs its own.",
+        request.custom_id,
+    )
 
 
-def strip_bom(lines: Iterator[tuple[int, bytes]], intake: Intake) -> Iterator[tuple[int, bytes]]:
-    for number, raw in lines:
-        if number == 1 and raw.startswith(BOM):
-            raw = raw[len(BOM) :]
-            intake.warnings.append("Removed a UTF-8 byte-order mark (Azure rejects it).")
-        yield number, raw
+def _not_allowed(request: Request, allowed: frozenset[str]) -> Problem:
+    return Problem(
+        request.line,
+        "deployment_not_allowed",
+        f"Line {request.line}: deployment {request.deployment!r} is not allowed here; "
+        f"use one of {', '.join(sorted(allowed))} (BATCH_ALLOWED_DEPLOYMENTS).",
+        request.custom_id,
+    )
+
+
+def _too_large(request: Request, limit: int) -> Problem:
+    return Problem(
+        request.line,
+        "too_large",
+        f"Line {request.line}: the request is larger than a whole batch file may be "
+        f"({limit:,} bytes, BATCH_MAX_BYTES).",
+        request.custom_id,
+    )
+
+
+def _too_many_tokens(request: Request, limit: int) -> Problem:
+    return Problem(
+        request.line,
+        "too_many_tokens",
+        f"Line {request.line}: the request alone is about {request.tokens:,} tokens, more "
+        f"than one batch may enqueue (BATCH_MAX_TOKENS = {limit:,}).",
+        request.custom_id,
+    )
 
 
 class Sink:
     """Where accepted requests go (the work files); a no-op base for validation-only runs."""
 
-    def add(self, request: Request, part: PartPlan, native: bytes) -> None:
-        """Receive one accepted request, in input order."""
+    def add(self, request: Request, part: PartPlan) -> None:
+        """Receive one accepted request, in input order; its uploaded line is
+        request.native_pieces(part.url) (or request.native(part.url))."""
+
+
+def read_input(chunks: Iterable[bytes], sink: Sink, kind: str, options: Options) -> Intake:
+    """Validate every line of an input stream and hand valid requests to the sink.
+
+    Every problem is collected (not only the first) so one report says everything to fix; the
+    sink stops receiving at the first problem, and the caller must discard what it received
+    when the result is not ok.
+    """
+    intake = Intake(json_schema=options.settings.json_schema, endpoint=endpoint_of(options.url))
+    intake.warnings.extend(options.settings.warnings)
+    stream = _text_stream(iter(chunks), intake, kind)
+    if stream is None:
+        return intake.finish()
+    reader = CsvReader(options, intake) if kind == "csv" else JsonlReader(options, intake)
+    splitter = Splitter(options.max_requests, options.max_bytes, options.max_tokens)
+    check, assign, add = Checker(options).check, splitter.assign, sink.add
+    total = 0
+    for item in reader.items(iter_lines(stream, options.max_line)):
+        total += 1
+        problem = item if isinstance(item, Problem) else check(item)
+        if problem is not None:
+            intake.add_problem(problem)
+        elif intake.problem_count == 0 and isinstance(item, Request):
+            add(item, assign(item))
+    intake.total = total
+    intake.parts = splitter.parts
+    intake.input_columns = reader.columns
+    return intake.finish()
+
+
+def _text_stream(chunks: Iterator[bytes], intake: Intake, kind: str) -> Iterator[bytes] | None:
+    """The stream with a UTF-8 BOM removed; None when it is not UTF-8 text at all."""
+    head = _head(chunks, SNIFF_BYTES)
+    if head.startswith(BOM):
+        head = head[len(BOM) :]
+        intake.repaired("Removed a UTF-8 byte-order mark (Azure rejects it).", None)
+    problem = sniff(head)
+    if problem is not None:
+        intake.add_problem(problem)
+        return None
+    if kind != "csv" and b"\r\n" in head[: 1 << 16]:  # CSV's own standard line end
+        intake.repaired("Accepted Windows (CRLF) line ends.", None)
+    return chain((head,), chunks)
+
+
+def _head(chunks: Iterator[bytes], size: int) -> bytes:
+    """At least `size` bytes from the start of the stream (all of it if shorter)."""
+    parts: list[bytes] = []
+    got = 0
+    for chunk in chunks:
+        parts.append(chunk)
+        got += len(chunk)
+        if got >= size:
+            break
+    return b"".join(parts)
 
 
 def read_native(
@@ -237,35 +237,8 @@ def read_native(
     max_requests: int,
     max_bytes: int,
 ) -> Intake:
-    """Validate every line of a native batch JSONL stream and hand valid ones to the sink.
-
-    Every problem is collected (not only the first) so one report says everything to fix; the
-    caller must discard what the sink received when the result is not ok.
-    """
-    intake = Intake()
-    splitter, checker = Splitter(max_requests, max_bytes), Checker()
-    for number, raw in strip_bom(iter_lines(chunks), intake):
-        if not raw.strip():
-            continue  # blank lines (often a trailing one) carry no request
-        intake.total += 1
-        parsed = parse_line(number, raw, default_deployment)
-        problem = parsed if isinstance(parsed, Problem) else checker.check(parsed)
-        if problem is not None:
-            intake.add_problem(problem)
-        elif intake.problem_count == 0 and isinstance(parsed, Request):
-            _accept(parsed, splitter, sink)
-    if intake.total == 0:
-        intake.add_problem(Problem(None, "empty_file", "The file holds no requests."))
-    intake.parts = splitter.parts
-    return intake
-
-
-def _accept(request: Request, splitter: Splitter, sink: Sink) -> None:
-    native = request.native()
-    part = splitter.place(request, len(native) + 1)
-    if request.url != part.url:  # same endpoint, other spelling: Azure wants one per file
-        request = Request(
-            request.line, request.custom_id, part.url, request.deployment, request.body
-        )
-        native = request.native()
-    sink.add(request, part, native)
+    """JSON Lines with the app's defaults and no folder settings (kept for callers and tests)."""
+    options = Options(
+        default_deployment=default_deployment, max_requests=max_requests, max_bytes=max_bytes
+    )
+    return read_input(chunks, sink, "jsonl", options)

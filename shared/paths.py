@@ -10,6 +10,10 @@ LONGEST_OUTPUT_FILE = len("/results.jsonl")
 OUTPUT_FILES = ("results.jsonl", "errors.jsonl", "results.csv", "summary.json")
 # In the work container under <job_id>/: every request in input order, for the merge.
 WORK_INDEX = "requests.jsonl"
+# ... and what the completion side needs to know about the input (format, columns, schema).
+JOB_META = "job.json"
+# In the work container: where the input sweep got to (it never collides with a job id).
+SWEEP_STATE = "_sweep/state.json"
 
 
 def output_prefix(name: str) -> str:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from .deps import Deps
 from .steps import advance
+from .sweep import sweep_inputs
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ class TickReport:
 def poll_all(deps: Deps) -> TickReport:
     """One timer tick. Jobs are independent: each is advanced on a worker thread, and a
     failing job is logged and skipped so it cannot stall the others."""
+    sweep_inputs(deps)  # blobs whose event never came get their jobs first
     report = TickReport()
     deadline = time.monotonic() + deps.settings.poll_budget_seconds
     with ThreadPoolExecutor(deps.settings.poll_concurrency, "poll") as pool:

@@ -5,80 +5,107 @@ from __future__ import annotations
 import logging
 import tempfile
 from pathlib import Path
-from typing import BinaryIO
 
 import orjson
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+from azure.storage.blob import ContentSettings
 
-from . import blobs
+from . import blobs, job_settings
 from .deps import Deps
-from .intake import Intake, PartPlan, Request, Sink, read_native
+from .intake import Intake, file_kind, read_input
+from .intake_model import rejected
 from .jobs import Job, JobStatus, Part
-from .paths import WORK_INDEX, work_prefix
+from .options import Options
+from .paths import JOB_META, WORK_INDEX, work_prefix
 from .report import publish_rejection
+from .workfiles import StreamOf, WorkFiles
 
 log = logging.getLogger(__name__)
 
 
-class WorkFiles(Sink):
-    """Writes the work index (every request, input order) and one upload file per part."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.index = (folder / WORK_INDEX).open("wb")
-        self.parts: dict[int, BinaryIO] = {}
-
-    def add(self, request: Request, part: PartPlan, native: bytes) -> None:
-        record = {
-            "line": request.line,
-            "custom_id": request.custom_id,
-            "part": part.index,
-            "request": request.body,
-        }
-        self.index.write(orjson.dumps(record) + b"\n")
-        out = self.parts.get(part.index)
-        if out is None:
-            out = self.parts[part.index] = (self.folder / _part_name(part.index)).open("wb")
-        out.write(native + b"\n")
-
-    def close(self) -> None:
-        for stream in (self.index, *self.parts.values()):
-            stream.close()
-
-
-def _part_name(index: int) -> str:
-    return Part(index, "", "", 0).work_name
+def job_meta(intake: Intake) -> dict[str, object]:
+    """What the completion side needs to know about the input (work file job.json)."""
+    return {
+        "format": intake.format,
+        "input_columns": intake.input_columns,
+        "endpoint": intake.endpoint,
+        "json_schema": intake.json_schema,
+    }
 
 
 def prepare(deps: Deps, job: Job) -> Job:
     """RECEIVED -> SUBMITTING (work files stored) or REJECTED (report written)."""
-    s = deps.settings
+    found = job_settings.find(lambda path: _read_settings(deps, job, path), job.name)
+    if isinstance(found, list):
+        return _reject(deps, job, rejected(found))
+    options = _options(deps, found)
     with tempfile.TemporaryDirectory(prefix="batchdrop-") as tmp:
         work = WorkFiles(Path(tmp))
-        try:
-            chunks = blobs.read_chunks(deps.blobs, job.container, job.name, job.etag)
-            intake = read_native(
-                chunks,
-                work,
-                default_deployment=s.default_deployment,
-                max_requests=s.max_requests,
-                max_bytes=s.max_bytes,
-            )
-        except (ResourceModifiedError, ResourceNotFoundError):
+        intake = _read(deps, job, work, options)
+        if intake is None:
             return _gone(deps, job)
-        finally:
-            work.close()
         if not intake.ok:
             return _reject(deps, job, intake)
-        for path in Path(tmp).iterdir():
-            blobs.upload_file(deps.work, work_prefix(job.job_id) + path.name, path)
+        _store(deps, job, work, intake)
     parts = tuple(Part(p.index, p.deployment, p.url, p.count) for p in intake.parts)
-    log.info("job %s: %d requests in %d part(s)", job.job_id, intake.total, len(parts))
+    log.info("job %s: %d request(s) in %d part(s)", job.job_id, intake.total, len(parts))
     return deps.store.save(
         job.moved_to(
             JobStatus.SUBMITTING, parts=parts, total=intake.total, warnings=tuple(intake.warnings)
         )
     )
+
+
+def _options(deps: Deps, settings: job_settings.JobSettings) -> Options:
+    s = deps.settings
+    return Options(
+        default_deployment=s.default_deployment,
+        max_requests=s.max_requests,
+        max_bytes=s.max_bytes,
+        max_tokens=s.max_tokens,
+        allowed_deployments=s.allowed_deployments,
+        settings=settings,
+    )
+
+
+def _read(deps: Deps, job: Job, work: WorkFiles, options: Options) -> Intake | None:
+    """Stream the blob version through intake into the work files; None if it is gone."""
+    try:
+        chunks = blobs.read_chunks(deps.blobs, job.container, job.name, job.etag)
+        return read_input(chunks, work, file_kind(job.name), options)
+    except (ResourceModifiedError, ResourceNotFoundError):
+        return None
+    finally:
+        work.close()
+
+
+def _store(deps: Deps, job: Job, work: WorkFiles, intake: Intake) -> None:
+    """Upload the parts, the request index (rebuilt from them as it goes) and job.json."""
+    prefix = work_prefix(job.job_id)
+    for path in work.part_files():
+        blobs.upload_file(deps.work, prefix + path.name, path)
+    deps.work.upload_blob(
+        prefix + WORK_INDEX,
+        StreamOf(work.index_lines()),
+        overwrite=True,
+        max_concurrency=2,
+        content_settings=ContentSettings(content_type=blobs.CONTENT_TYPES[".jsonl"]),
+    )
+    meta = orjson.dumps(job_meta(intake))
+    deps.work.upload_blob(prefix + JOB_META, meta, overwrite=True)
+
+
+def _read_settings(deps: Deps, job: Job, path: str) -> bytes | None:
+    """One candidate _job.json; past the size cap only its start (the parser says too big)."""
+    client = deps.blobs.get_blob_client(job.container, path)
+    try:
+        too_big = client.get_blob_properties().size > job_settings.MAX_BYTES
+        length = job_settings.MAX_BYTES + 1 if too_big else None  # a range fails on empty blobs
+        data = client.download_blob(offset=0 if too_big else None, length=length).readall()
+    except ResourceNotFoundError:
+        return None
+    log.info("job %s: job settings from %s", job.job_id, path)
+    return bytes(data)
 
 
 def _gone(deps: Deps, job: Job) -> Job:

@@ -100,6 +100,9 @@ param maxAttempts string = '3'
 @description('Optional. Comma-separated deployments input lines may name; empty allows any.')
 param allowedDeployments string = ''
 
+@description('Optional. Most estimated input tokens per batch before a file is split (keep it under the deployment\'s enqueued-token quota); 0 means no limit.')
+param maxTokens string = '0'
+
 @description('Optional. Seconds to wait for an uploaded file to be processed.')
 param fileWaitSeconds string = '20'
 
@@ -257,6 +260,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'BATCH_ALLOWED_DEPLOYMENTS'
           value: allowedDeployments
+        }
+        {
+          name: 'BATCH_MAX_TOKENS'
+          value: maxTokens
         }
         {
           name: 'BATCH_FILE_WAIT_SECONDS'
