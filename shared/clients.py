@@ -20,11 +20,18 @@ def _credential(client_id: str | None) -> Any:
     return DefaultAzureCredential(managed_identity_client_id=client_id)
 
 
+# The SDK fetches the first 32 MiB of a download in one piece by default; smaller pieces keep
+# the streaming reads of 200 MB inputs well inside a 512 MB instance.
+DOWNLOAD_CHUNKS = {"max_single_get_size": 4 << 20, "max_chunk_get_size": 4 << 20}
+
+
 def blob_service(storage: StorageSettings) -> BlobServiceClient:
     if storage.connection_string:
-        return BlobServiceClient.from_connection_string(storage.connection_string)
+        return BlobServiceClient.from_connection_string(
+            storage.connection_string, **DOWNLOAD_CHUNKS
+        )
     return BlobServiceClient(
-        storage.service_uris["blob"], credential=_credential(storage.client_id)
+        storage.service_uris["blob"], credential=_credential(storage.client_id), **DOWNLOAD_CHUNKS
     )
 
 
