@@ -22,16 +22,19 @@ def _credential(client_id: str | None) -> Any:
 
 # The SDK fetches the first 32 MiB of a download in one piece by default; smaller pieces keep
 # the streaming reads of 200 MB inputs well inside a 512 MB instance.
-DOWNLOAD_CHUNKS = {"max_single_get_size": 4 << 20, "max_chunk_get_size": 4 << 20}
+CHUNK = 4 << 20
 
 
 def blob_service(storage: StorageSettings) -> BlobServiceClient:
     if storage.connection_string:
         return BlobServiceClient.from_connection_string(
-            storage.connection_string, **DOWNLOAD_CHUNKS
+            storage.connection_string, max_single_get_size=CHUNK, max_chunk_get_size=CHUNK
         )
     return BlobServiceClient(
-        storage.service_uris["blob"], credential=_credential(storage.client_id), **DOWNLOAD_CHUNKS
+        storage.service_uris["blob"],
+        credential=_credential(storage.client_id),
+        max_single_get_size=CHUNK,
+        max_chunk_get_size=CHUNK,
     )
 
 
