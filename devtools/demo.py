@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from devtools.azurite import Azurite
+from shared.csvout import answer_text
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGS = ROOT / ".demo"
@@ -106,22 +107,44 @@ def show_results(blobs: BlobServiceClient, job: dict[str, Any]) -> None:
     table = Table("line", "custom_id", "status", "question", "answer", show_lines=True)
     for raw in out.download_blob(prefix + "results.jsonl").readall().splitlines():
         row = json.loads(raw)
-        question = row["request"].get("messages", [{}])[-1].get("content", "")
-        answer = ((row.get("response") or {}).get("choices") or [{}])[0]
+        answer = answer_text(row.get("response")) or json.dumps(row.get("error"))
         table.add_row(
-            str(row["line"]),
-            row["custom_id"],
-            row["status"],
-            str(question)[:60],
-            str(answer.get("message", {}).get("content", row.get("error")))[:80],
+            str(row["line"]), row["custom_id"], row["status"], question(row)[:60], answer[:80]
         )
     console.print(table)
+    if summary.get("warnings"):
+        console.print("warnings: " + "; ".join(summary["warnings"]))
+
+
+def question(row: dict[str, Any]) -> str:
+    """The last thing the user said, in a chat or a Responses API request."""
+    request = row["request"]
+    said = request.get("messages") or request.get("input") or ""
+    if isinstance(said, list):
+        said = said[-1].get("content", "") if said and isinstance(said[-1], dict) else ""
+    return str(said)
+
+
+def drop(blobs: BlobServiceClient, path: Path) -> int:
+    """Upload a file, or a folder's files (its `_job.json` first), under demo/; count inputs."""
+    files = sorted(path.iterdir(), key=lambda p: p.name != "_job.json") if path.is_dir() else [path]
+    folder = f"demo/{path.name}/" if path.is_dir() else "demo/"
+    for file in files:
+        blobs.get_blob_client("batch-input", folder + file.name).upload_blob(
+            file.read_bytes(), overwrite=True
+        )
+        console.print(f"dropped {file.name} into batch-input/{folder}")
+    return sum(not f.name.startswith(("_", ".")) for f in files)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.demo", description=__doc__)
     parser.add_argument(
-        "files", nargs="*", type=Path, default=[ROOT / "examples" / "three-questions.jsonl"]
+        "files",
+        nargs="*",
+        type=Path,
+        default=sorted((ROOT / "examples").iterdir()),
+        help="files or folders to drop (default: everything in examples/)",
     )
     parser.add_argument("--timeout", type=float, default=120)
     args = parser.parse_args(argv)
@@ -163,12 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         stack.callback(stop, host)
         port = int(line.split("127.0.0.1:")[1].split("/")[0])
         blobs = BlobServiceClient.from_connection_string(azurite.connection_string)
-        for path in args.files:
-            blobs.get_blob_client("batch-input", f"demo/{path.name}").upload_blob(
-                path.read_bytes(), overwrite=True
-            )
-            console.print(f"dropped {path.name} into batch-input/demo/")
-        for job in wait_for_jobs(port, len(args.files), args.timeout):
+        inputs = sum(drop(blobs, path) for path in args.files)
+        for job in wait_for_jobs(port, inputs, args.timeout):
             show_results(blobs, job)
         console.print(f"\nlogs: {LOGS}")
     return 0
