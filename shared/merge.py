@@ -10,18 +10,21 @@ from typing import Any, BinaryIO
 import orjson
 
 from .csvout import CsvSpec, CsvWriter
-from .intake import iter_lines
 from .jobs import Part
+from .spill import LineStore, blocks, quick_custom_id
 
 RETRY_FILE = "retry.jsonl"
+WRITE_BUFFER = 1 << 20
 
 USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
-# Responses API bodies name their token counts differently.
-RESPONSES_USAGE = {
-    "input_tokens": "prompt_tokens",
-    "output_tokens": "completion_tokens",
-    "total_tokens": "total_tokens",
-}
+USAGE_NAMES = (  # (key in a usage object, the total it counts towards)
+    ("prompt_tokens", "prompt_tokens"),
+    ("completion_tokens", "completion_tokens"),
+    ("total_tokens", "total_tokens"),
+    # Responses API bodies name their token counts differently.
+    ("input_tokens", "prompt_tokens"),
+    ("output_tokens", "completion_tokens"),
+)
 
 
 # Per-line failures worth another try: throttling, server errors, timeouts (status 0), and
@@ -41,40 +44,86 @@ def retryable(result: dict[str, Any]) -> bool:
     return error.get("status_code") in RETRY_STATUS or code in RETRY_CODES
 
 
+@dataclass(frozen=True)
+class _Block:
+    """Whole lines of one of the service's files, and where they are in it and in the store."""
+
+    data: bytes
+    source: str
+    lines_before: int
+    offset: int
+
+    def where(self, begin: int) -> str:
+        number = self.lines_before + self.data.count(b"\n", 0, begin) + 1
+        return f"{self.source} line {number}"
+
+
 @dataclass
 class Outcomes:
-    """The service's answer and error lines by custom_id (raw bytes, parsed on use).
+    """The service's answer and error lines by custom_id: their bytes wait on local disk
+    (LineStore), so memory does not grow with the answers; each is parsed once, when merged.
 
     Files are added in part order; a later part is a later attempt, so its line replaces an
     earlier one for the same custom_id. Twice in one part is the service's error: reported.
     """
 
-    lines: dict[str, bytes] = field(default_factory=dict)
+    lines: LineStore = field(default_factory=LineStore)
     anomalies: list[str] = field(default_factory=list)
     part_of: dict[str, int] = field(default_factory=dict)
     current_part: int = 0
 
     def add_file(self, chunks: Iterable[bytes], source: str, part: int = 0) -> None:
         self.current_part = part
-        for number, raw in iter_lines(chunks):
-            if raw.strip():
-                self._add(raw, f"{source} line {number}")
+        lines_before = 0
+        for data in blocks(chunks):
+            self._add_block(_Block(data, source, lines_before, self.lines.append(data)))
+            lines_before += data.count(b"\n")
 
-    def _add(self, raw: bytes, where: str) -> None:
+    def _add_block(self, block: _Block) -> None:
+        begin = 0
+        for raw in block.data.split(b"\n"):
+            custom_id = quick_custom_id(raw) or self._parsed_id(raw, block, begin)
+            if custom_id is not None:
+                self._keep(custom_id, block, begin, len(raw))
+            begin += len(raw) + 1
+
+    def _keep(self, custom_id: str, block: _Block, begin: int, length: int) -> None:
+        if self.part_of.get(custom_id) == self.current_part:
+            self.anomalies.append(
+                f"{block.where(begin)}: custom_id {custom_id!r} returned twice; "
+                "the first answer was kept."
+            )
+        else:
+            self.lines.place(custom_id, block.offset + begin, length)
+            self.part_of[custom_id] = self.current_part
+
+    def _parsed_id(self, raw: bytes, block: _Block, begin: int) -> str | None:
+        """The slow way, for lines the quick search cannot vouch for; None for a blank line
+        and after an anomaly."""
+        if not raw.strip():
+            return None
         try:
             custom_id = orjson.loads(raw).get("custom_id")
         except (orjson.JSONDecodeError, AttributeError):
-            self.anomalies.append(f"{where}: not a JSON object; ignored.")
-            return
+            self.anomalies.append(f"{block.where(begin)}: not a JSON object; ignored.")
+            return None
         if not isinstance(custom_id, str):
-            self.anomalies.append(f"{where}: no custom_id; ignored.")
-        elif self.part_of.get(custom_id) == self.current_part:
-            self.anomalies.append(
-                f"{where}: custom_id {custom_id!r} returned twice; the first answer was kept."
-            )
-        else:
-            self.lines[custom_id] = raw
-            self.part_of[custom_id] = self.current_part
+            self.anomalies.append(f"{block.where(begin)}: no custom_id; ignored.")
+            return None
+        return custom_id
+
+    def take(self, custom_id: str, part: int) -> dict[str, Any] | None:
+        """The parsed line for `custom_id` from `part` (its latest attempt), removed; None if
+        that attempt has none. An earlier attempt's line does not count."""
+        raw = self.lines.take(custom_id)
+        if raw is None or self.part_of.get(custom_id, part) != part:
+            return None
+        try:
+            line = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            self.anomalies.append(f"custom_id {custom_id!r}: not a JSON object; ignored.")
+            return None
+        return line if isinstance(line, dict) else None
 
 
 @dataclass
@@ -97,9 +146,9 @@ def add_usage(totals: dict[str, int], body: object) -> None:
     usage = body.get("usage") if isinstance(body, dict) else None
     if not isinstance(usage, dict):
         return
-    for key, value in usage.items():
-        name = RESPONSES_USAGE.get(key, key)
-        if name in totals and isinstance(value, int):
+    for key, name in USAGE_NAMES:
+        value = usage.get(key)
+        if isinstance(value, int) and name in totals:
             totals[name] += value
 
 
@@ -126,21 +175,32 @@ def merge(
     attempts: Attempts | None = None,
 ) -> Iterator[dict[str, Any]]:
     """One result per request line of the work index, in the index's (input) order."""
-    attempts = attempts or Attempts()
-    for raw in requests:
-        record = orjson.loads(raw)
+    return _merged(map(orjson.loads, requests), outcomes, parts, attempts or Attempts())
+
+
+def _merged(
+    records: Iterable[dict[str, Any]],
+    outcomes: Outcomes,
+    parts: dict[int, Part],
+    attempts: Attempts,
+) -> Iterator[dict[str, Any]]:
+    take, attempts_of = outcomes.take, attempts.of  # looked up once: once per request adds up
+    for record in records:
         custom_id = record["custom_id"]
-        tries, last = attempts.of(custom_id, record["part"])
-        found = outcomes.lines.pop(custom_id, None)
-        if found is not None and outcomes.part_of.get(custom_id, last) != last:
-            found = None  # an earlier attempt's line: the latest attempt has none
-        yield result_for(record, found, parts[last], tries)
+        tries, last = attempts_of(custom_id, record["part"])
+        yield _result(record, take(custom_id, last), parts[last], tries)
 
 
 def result_for(
     record: dict[str, Any], found: bytes | None, part: Part, tries: int = 1
 ) -> dict[str, Any]:
-    response, error = _answer(found) if found is not None else (None, missing_error(part))
+    return _result(record, orjson.loads(found) if found is not None else None, part, tries)
+
+
+def _result(
+    record: dict[str, Any], line: dict[str, Any] | None, part: Part, tries: int
+) -> dict[str, Any]:
+    response, error = _answer(line) if line is not None else (None, missing_error(part))
     result = {
         "custom_id": record["custom_id"],
         "line": record["line"],
@@ -155,9 +215,8 @@ def result_for(
     return result
 
 
-def _answer(raw: bytes) -> tuple[Any, dict[str, Any] | None]:
+def _answer(line: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
     """(response body, error) from one output or error line of the service."""
-    line = orjson.loads(raw)
     response = line.get("response") or {}
     status = response.get("status_code")
     body = response.get("body")
@@ -207,6 +266,14 @@ def read_lines(path: Path) -> Iterator[bytes]:
                 yield raw
 
 
+def _index_lines(path: Path) -> Iterator[bytes]:
+    """Non-blank lines of the work index, line ends kept (the JSON parser skips them)."""
+    with path.open("rb") as stream:
+        for raw in stream:
+            if not raw.isspace():
+                yield raw
+
+
 @dataclass
 class MergeFiles:
     """One pass over the work index: results.jsonl, errors.jsonl, results.csv (when the job
@@ -224,19 +291,25 @@ class MergeFiles:
     ) -> None:
         csv = CsvWriter.open(self.folder / "results.csv", self.csv_spec)
         with (
-            (self.folder / "results.jsonl").open("wb") as results,
-            (self.folder / "errors.jsonl").open("wb") as errors,
-            (self.folder / RETRY_FILE).open("wb") as retry,
+            self._open("results.jsonl") as results,
+            self._open("errors.jsonl") as errors,
+            self._open(RETRY_FILE) as retry,
         ):
-            for row in merge(read_lines(index), outcomes, parts, attempts):
-                line = orjson.dumps(row) + b"\n"
-                results.write(line)
-                csv.write(row)
+            records = map(orjson.loads, _index_lines(index))
+            write, tally = results.write, self.tally.add
+            for row in _merged(records, outcomes, parts, attempts):
+                line = orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE)
+                write(line)
+                if self.csv_spec is not None:
+                    csv.write(row)
                 if row["status"] != "succeeded":
                     errors.write(line)
                     self._failed(row, retry)
-                self.tally.add(row)
+                tally(row)
         csv.close()
+
+    def _open(self, name: str) -> BinaryIO:
+        return (self.folder / name).open("wb", buffering=WRITE_BUFFER)
 
     def _failed(self, row: dict[str, Any], retry: BinaryIO) -> None:
         if retryable(row) and row["attempts"] < self.max_attempts:

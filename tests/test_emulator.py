@@ -940,3 +940,62 @@ def test_cli_starts_and_prints_its_url() -> None:
         process.terminate()
         process.wait(timeout=10)
     assert process.returncode == 0
+
+
+def test_cli_latency_option_reaches_the_config() -> None:
+    from devtools.emulator.__main__ import config_from, parse_args
+
+    assert config_from(parse_args(["--port", "0", "--latency", "0.05"])).latency == 0.05
+    assert config_from(parse_args(["--port", "0"])).latency == 0.0
+
+
+# ----- added latency ------------------------------------------------------------------------
+
+
+def test_latency_delays_api_calls_but_not_admin_endpoints() -> None:
+    with make_emulator(latency=0.2) as emulator:
+        client = v1_client(emulator.url)
+        started = time.monotonic()
+        client.batches.list()
+        api_seconds = time.monotonic() - started
+        started = time.monotonic()
+        assert raw_request(f"{emulator.url}/_emulator/state")[0] == 200
+        admin_seconds = time.monotonic() - started
+    assert api_seconds >= 0.2
+    assert admin_seconds < 0.2
+
+
+def test_latency_overlaps_across_concurrent_calls() -> None:
+    with make_emulator(latency=0.2) as emulator:
+        client = v1_client(emulator.url)
+        threads = [threading.Thread(target=client.batches.list) for _ in range(8)]
+        started = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.monotonic() - started
+    assert 0.2 <= elapsed < 1.0  # eight calls in parallel, not 1.6 s one after another
+
+
+def test_many_clients_connecting_at_once_are_all_served() -> None:
+    # A poll tick opens connections from many threads at once; a small listen backlog made
+    # some of them fail with "connection reset by peer".
+    with make_emulator() as emulator:
+        start = threading.Barrier(64)
+        statuses: list[int] = []
+
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+        def call() -> None:
+            start.wait()
+            # Shorter than the 1 s a refused connection waits before its SYN is sent again.
+            with opener.open(f"{emulator.url}/_emulator/state", timeout=0.9) as response:
+                statuses.append(response.status)
+
+        threads = [threading.Thread(target=call) for _ in range(64)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert statuses == [200] * 64

@@ -25,6 +25,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-requests-per-file", type=int, default=100_000)
     parser.add_argument("--speed", type=float, default=1.0, help="time multiplier; 2 = faster")
     parser.add_argument("--upstream", default=None, help="OpenAI-compatible base URL")
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="seconds added to every /openai/... call"
+    )
     parser.add_argument("--verbose", action="store_true", help="log request lines to stderr")
     return parser.parse_args(argv)
 
@@ -41,6 +44,7 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
         timings=Timings(),
         speed=args.speed,
         upstream=args.upstream,
+        latency=args.latency,
         max_requests_per_file=args.max_requests_per_file,
         verbose=args.verbose,
     )

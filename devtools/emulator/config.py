@@ -52,6 +52,8 @@ class EmulatorConfig:
     max_files_with_expiry: int = 10_000
     # Azure reports at most this many validation errors on a failed batch.
     max_reported_errors: int = 50
+    # Seconds every `/openai/...` call waits before it is answered, like a network round trip.
+    latency: float = 0.0
     verbose: bool = False
     clock: Callable[[], float] = time.monotonic
     wall_clock: Callable[[], float] = time.time

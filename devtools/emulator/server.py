@@ -21,6 +21,8 @@ CHUNK = 1024 * 1024
 class EmulatorHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # Many clients connect at once (a poll tick's threads); the default backlog of 5 resets them.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], api: Api) -> None:
         self.api = api
@@ -67,7 +69,13 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             headers=headers,
             body=self._read_body(limit),
         )
+        self._wait_latency(url.path)
         self._send(dispatch(self.server.api, request))
+
+    def _wait_latency(self, path: str) -> None:
+        latency = self.server.api.config.latency
+        if latency > 0 and path.startswith("/openai/"):
+            self.server.api.stopping.wait(latency)
 
     def _body_limit(self, path: str) -> int:
         if self.command == "POST" and path.endswith("/files"):
