@@ -26,9 +26,8 @@ def drive(deps: Deps, job: Job) -> Job:
     for part in job.parts:
         if part.phase(time.time()) == PartPhase.LIVE:
             tracked = tracked.with_part(refresh_part(deps, part))
-    if tracked.parts != job.parts:
-        job = deps.store.save(tracked)
-    return _settle(deps, job)
+    # Progress and a new state are saved by advance together with the lease's release.
+    return _settle(deps, tracked)
 
 
 def _cancel_unsent(deps: Deps, job: Job) -> Job:
@@ -47,5 +46,5 @@ def _settle(deps: Deps, job: Job) -> Job:
         return start_completion(deps, job)
     if status != job.status:
         log.info("job %s: %s -> %s", job.job_id, job.status.value, status.value)
-        return deps.store.save(job.moved_to(status))
+        return job.moved_to(status)
     return job

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from functools import cache
 from typing import Any
+from urllib.request import getproxies
 
+import requests
 from azure.core.exceptions import ResourceExistsError
+from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableClient, TableServiceClient
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from .config import Settings, StorageSettings
 
@@ -38,12 +43,30 @@ def blob_service(storage: StorageSettings) -> BlobServiceClient:
     )
 
 
+def _transport() -> RequestsTransport:
+    """One shared session for the job table, which a poll tick calls from many threads: a pool
+    as large as the tick's concurrency, and no proxy lookup per request unless one is set."""
+    session = requests.Session()
+    session.trust_env = bool(getproxies())
+    # azure-core retries itself; urllib3 must not retry underneath it.
+    adapter = HTTPAdapter(
+        pool_maxsize=64, max_retries=Retry(total=False, redirect=False, raise_on_status=False)
+    )
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return RequestsTransport(session=session, session_owner=False)
+
+
 def table_client(storage: StorageSettings, table: str) -> TableClient:
     if storage.connection_string:
-        service = TableServiceClient.from_connection_string(storage.connection_string)
+        service = TableServiceClient.from_connection_string(
+            storage.connection_string, transport=_transport()
+        )
     else:
         service = TableServiceClient(
-            storage.service_uris["table"], credential=_credential(storage.client_id)
+            storage.service_uris["table"],
+            credential=_credential(storage.client_id),
+            transport=_transport(),
         )
     return service.get_table_client(table)
 

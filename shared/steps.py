@@ -11,7 +11,7 @@ from .deps import Deps
 from .jobs import Job, JobStatus
 from .prepare import prepare
 from .store import Conflict, claim, release, release_quietly
-from .track import is_stale, requeue_if_stale
+from .track import is_stale, peek, requeue_if_stale
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,10 @@ def advance(deps: Deps, job: Job) -> Job:
     step = step_for(job, deps.settings.lease_seconds)
     if step is None:
         return job
+    if job.status == JobStatus.IN_PROGRESS:
+        peeked = peek(deps, job)  # the common tick: progress only, one conditional write
+        if peeked is not None:
+            return peeked
     claimed = claim(deps.store, job, deps.settings.lease_seconds)
     if claimed is None:
         log.info("job %s is being worked on elsewhere; skipped", job.job_id)

@@ -11,7 +11,8 @@ from typing import Any
 from .batch_api import RemoteBatch
 from .complete import start_completion
 from .deps import Deps
-from .jobs import Job, Part, utcnow
+from .jobs import Job, Part, PartPhase, utcnow
+from .store import Conflict
 from .submit import quota_wait
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ def _short(error: dict[str, Any]) -> dict[str, Any]:
 def refresh_part(deps: Deps, part: Part) -> Part:
     """LIVE phase: one status call, at most every BATCH_STATUS_MIN_SECONDS per batch."""
     now = time.time()
-    if part.checked_at and now - part.checked_at < deps.settings.status_min_seconds:
+    if _recent(deps, part, now):
         return part
     seen = observed(part, deps.api.get_batch(part.batch_id or ""))
     seen = replace(seen, checked_at=int(now))
@@ -42,6 +43,39 @@ def refresh_part(deps: Deps, part: Part) -> Part:
         # now rather than when the whole job is merged.
         deps.api.delete_file(seen.file_id)
     return seen
+
+
+def peek(deps: Deps, job: Job) -> Job | None:
+    """IN_PROGRESS without a lease: read the live batches and save their progress with a
+    conditional write (nothing else is touched, so no lease is needed). None when a batch
+    ended or failed: that needs the full step, which holds the lease for its side effects."""
+    if job.cancel_requested or _leased(job):
+        return None
+    now = time.time()
+    if any(p.phase(now) not in (PartPhase.LIVE, PartPhase.DONE) for p in job.parts):
+        return None
+    updated = job
+    for part in job.parts:
+        if part.phase(now) != PartPhase.LIVE or _recent(deps, part, now):
+            continue
+        seen = observed(part, deps.api.get_batch(part.batch_id or ""))
+        if seen.done:
+            return None
+        updated = updated.with_part(replace(seen, checked_at=int(now)))
+    if updated.parts == job.parts:
+        return job
+    try:
+        return deps.store.save(updated)
+    except Conflict:
+        return job  # someone else moved it on; the next tick reads it afresh
+
+
+def _leased(job: Job) -> bool:
+    return job.lease_until is not None and job.lease_until > utcnow()
+
+
+def _recent(deps: Deps, part: Part, now: float) -> bool:
+    return bool(part.checked_at and now - part.checked_at < deps.settings.status_min_seconds)
 
 
 def _quota_refused(part: Part) -> bool:

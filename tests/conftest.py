@@ -90,6 +90,25 @@ def read_jsonl(data: bytes) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in data.splitlines() if line.strip()]
 
 
+def files_left(emulator: Any, job_id: str) -> list[str]:
+    """I6: files at the service that belong to this job (its uploads and its batches' output
+    and error files). Other tests' files are not counted: the emulator makes output files
+    lazily, so a whole-service snapshot would depend on what ran before."""
+    state = emulator.state()
+    owned = {
+        file_id
+        for b in state["batches"]
+        if (b.get("metadata") or {}).get("batchdrop_job") == job_id
+        for file_id in (b.get("input_file_id"), b.get("output_file_id"), b.get("error_file_id"))
+        if file_id
+    }
+    return [
+        f["id"]
+        for f in state["files"]
+        if f["id"] in owned or str(f.get("filename", "")).startswith(f"batchdrop-{job_id}")
+    ]
+
+
 def run_until(host: Any, done: Callable[[], bool], timeout: float = 20.0) -> None:
     """Drive the timer and the queue like the host would, until `done()` or a timeout."""
     deadline = time.monotonic() + timeout

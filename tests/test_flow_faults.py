@@ -6,7 +6,7 @@ import pytest
 
 from shared.deps import default_deps
 from shared.jobs import JobStatus
-from tests.conftest import jsonl, read_jsonl, run_until
+from tests.conftest import files_left, jsonl, read_jsonl, run_until
 from tests.test_flow import chat, drop_and_finish, jobs, output, upload
 
 
@@ -70,7 +70,6 @@ def test_create_committed_but_answer_lost_makes_one_batch(app_env, host, emulato
 def test_server_errors_on_upload_are_retried_and_nothing_is_lost(app_env, host, emulator, faults):
     app_env()
     deps = default_deps()
-    before_files = {f["id"] for f in emulator.state()["files"]}
     faults(
         [
             {"kind": "http", "method": "POST", "path": "files", "status": 500, "times": 1},
@@ -81,8 +80,7 @@ def test_server_errors_on_upload_are_retried_and_nothing_is_lost(app_env, host, 
     assert summary["status"] == "completed" and summary["counts"]["succeeded"] == 1
     job = jobs(deps)[0]
     assert job.status == JobStatus.COMPLETED
-    left = {f["id"] for f in emulator.state()["files"]} - before_files
-    assert left == set()  # I6: the upload, output and error files are all gone
+    assert files_left(emulator, job.job_id) == []  # I6: upload, output and error files gone
 
 
 def test_cancelled_batch_keeps_partial_results_and_is_not_retried(app_env, host, faults):
@@ -289,7 +287,6 @@ def test_everything_azure_throws_at_once_still_ends_completed(app_env, host, emu
     failures both at create and after validation, in one job with two deployments."""
     app_env()
     deps = default_deps()
-    files_before = {f["id"] for f in emulator.state()["files"]}
     faults(
         [
             {"kind": "capitalize_status"},
@@ -312,7 +309,7 @@ def test_everything_azure_throws_at_once_still_ends_completed(app_env, host, emu
     assert summary["counts"] == {"total": 8, "succeeded": 8, "failed": 0}
     results = {r["custom_id"]: r for r in assert_conserved(deps, "everything", ids)}
     assert {c for c, r in results.items() if r["attempts"] == 2} == {"z1", "z3", "z5"}
-    assert {f["id"] for f in emulator.state()["files"]} == files_before
+    assert files_left(emulator, jobs(deps)[0].job_id) == []
 
 
 def test_a_refusal_at_create_fails_the_job_with_the_service_reason(app_env, host, faults):
