@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 # Every setting the app reads, with its default (None: required or optional without default).
@@ -40,6 +40,9 @@ LOCAL_ONLY = frozenset({"AZURE_OPENAI_API_KEY"})
 
 STORAGE = "AzureWebJobsStorage"
 STORAGE_SERVICES = ("blob", "queue", "table")
+
+
+Getter = Callable[[str], str | None]
 
 
 class SettingsError(ValueError):
@@ -120,14 +123,14 @@ class Settings:
         )
 
 
-def _required(get: object, name: str) -> str:
-    value = get(name)  # type: ignore[operator]
+def _required(get: Getter, name: str) -> str:
+    value = get(name)
     if not value:
         raise SettingsError(f"Missing setting {name}: set it in the app settings or environment.")
     return str(value)
 
 
-def _positive_int(get: object, name: str) -> int:
+def _positive_int(get: Getter, name: str) -> int:
     raw = _required(get, name)
     try:
         value = int(raw)
@@ -138,7 +141,7 @@ def _positive_int(get: object, name: str) -> int:
     return value
 
 
-def _number(get: object, name: str) -> float:
+def _number(get: Getter, name: str) -> float:
     raw = _required(get, name)
     try:
         value = float(raw)
@@ -149,7 +152,7 @@ def _number(get: object, name: str) -> float:
     return value
 
 
-def _positive_number(get: object, name: str) -> float:
+def _positive_number(get: Getter, name: str) -> float:
     value = _number(get, name)
     if value <= 0:
         raise SettingsError(f"Setting {name}={value!r} must be more than zero.")
