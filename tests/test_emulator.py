@@ -999,3 +999,33 @@ def test_many_clients_connecting_at_once_are_all_served() -> None:
         for thread in threads:
             thread.join()
     assert statuses == [200] * 64
+
+
+def test_file_status_fault_keeps_an_upload_pending_or_turns_it_to_error(tmp_path):
+    timings = Timings(
+        file_processing=0.05, validating=0.05, in_progress=0.1, finalizing=0.05, cancelling=0.05
+    )
+    with Emulator(EmulatorConfig(api_key="k", timings=timings)) as emu:
+        client = openai.OpenAI(base_url=f"{emu.url}/openai/v1/", api_key="k")
+        emu.set_faults(
+            [
+                {"kind": "file_status", "status": "error", "filename": "^bad"},
+                {"kind": "file_status", "status": "pending", "filename": "^slow"},
+            ]
+        )
+        path = tmp_path / "x.jsonl"
+        path.write_text(
+            '{"custom_id": "a", "method": "POST", "url": "/chat/completions", '
+            '"body": {"model": "m", "messages": [{"role": "user", "content": "x"}]}}\n'
+        )
+        ids = {}
+        for name in ("bad.jsonl", "slow.jsonl", "fine.jsonl"):
+            with path.open("rb") as stream:
+                ids[name] = client.files.create(file=(name, stream), purpose="batch").id
+        time.sleep(0.2)
+        statuses = {n: client.files.retrieve(i).status for n, i in ids.items()}
+        assert statuses == {
+            "bad.jsonl": "error",
+            "slow.jsonl": "pending",
+            "fine.jsonl": "processed",
+        }

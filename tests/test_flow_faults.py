@@ -321,3 +321,28 @@ def test_a_refusal_at_create_fails_the_job_with_the_service_reason(app_env, host
     assert summary["errors"][0]["status_code"] == 403
     [result] = assert_conserved(deps, "denied", ["d"])
     assert result["error"]["status_code"] == 403
+
+
+def test_an_upload_stuck_pending_is_uploaded_once_more(app_env, host, emulator, faults):
+    """F5: a bounded wait, one new upload, and the job goes on; nothing is left behind."""
+    app_env(BATCH_FILE_DEADLINE_SECONDS="1", BATCH_FILE_WAIT_SECONDS="0.2")
+    deps = default_deps()
+    faults([{"kind": "file_status", "status": "pending", "filename": "^batchdrop-"}])
+    summary = drop_and_finish(host, deps, "stuck.jsonl", jsonl([chat("p", "x")]), "stuck")
+    assert summary["status"] == "completed" and summary["counts"]["succeeded"] == 1
+    [job] = jobs(deps)
+    assert job.parts[0].upload_tries == 2
+    assert files_left(emulator, job.job_id) == []
+
+
+def test_an_upload_the_service_cannot_process_twice_fails_clearly(app_env, host, emulator, faults):
+    app_env(BATCH_FILE_WAIT_SECONDS="0.2")
+    deps = default_deps()
+    faults([{"kind": "file_status", "status": "error", "filename": "^batchdrop-", "times": None}])
+    summary = drop_and_finish(host, deps, "broken.jsonl", jsonl([chat("b", "x")]), "broken")
+    assert summary["status"] == "failed"
+    assert summary["errors"][0]["code"] == "file_error"
+    assert "after 2 uploads" in summary["errors"][0]["message"]
+    [result] = assert_conserved(deps, "broken", ["b"])
+    assert result["error"]["code"] == "file_error"
+    assert files_left(emulator, jobs(deps)[0].job_id) == []

@@ -16,7 +16,14 @@ import orjson
 
 from .config import EmulatorConfig
 from .errors import ApiError, bad_request, not_found
-from .faults import Faults, apply_quirks, batch_outcome, commit_delay, token_limit
+from .faults import (
+    Faults,
+    apply_quirks,
+    batch_outcome,
+    commit_delay,
+    file_status,
+    token_limit,
+)
 from .multipart import Part, parse_multipart
 from .results import Processor, expired_line
 from .store import OUTPUT_TERMINAL, BatchRec, Clock, FileRec
@@ -267,6 +274,7 @@ class Api:
             ready=now + self.timings.file_processing,
             created_at=created_at,
             expires_at=None if seconds is None else created_at + seconds,
+            stuck=file_status(self.faults, upload.filename or ""),
         )
         self.files[rec.id] = rec
         return rec

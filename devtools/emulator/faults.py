@@ -117,6 +117,13 @@ def _parse_token_limit(raw: dict) -> dict:
     }
 
 
+def _parse_file_status(raw: dict) -> dict:
+    return {
+        "status": _choice(raw, "status", ("pending", "error"), "error"),
+        "filename": _regex(raw, "filename"),
+    }
+
+
 def _parse_objects(raw: dict) -> dict:
     objects = _field(raw, "objects", list, list(OBJECTS))
     if any(o not in OBJECTS for o in objects):
@@ -141,6 +148,7 @@ KINDS: dict[str, Spec] = {
     "http": Spec(_parse_http, 1),
     "commit_then_timeout": Spec(_parse_commit_then_timeout, 1),
     "token_limit_exceeded": Spec(_parse_token_limit, 1),
+    "file_status": Spec(_parse_file_status, 1),
     "capitalize_status": Spec(_parse_objects, None),
     "iso_timestamps": Spec(_parse_objects, None),
     "null_request_counts": Spec(_parse_null_counts, None),
@@ -232,6 +240,12 @@ def batch_outcome(faults: Faults, metadata: dict | None) -> dict | None:
 def commit_delay(faults: Faults, metadata: dict | None) -> float | None:
     params = faults.take("commit_then_timeout", lambda p: _metadata_matches(p, metadata))
     return None if params is None else params["delay"]
+
+
+def file_status(faults: Faults, filename: str) -> str | None:
+    """An upload that never gets processed ("pending") or fails processing ("error")."""
+    params = faults.take("file_status", lambda p: bool(p["filename"].search(filename)))
+    return None if params is None else params["status"]
 
 
 def token_limit(faults: Faults, stage: str, metadata: dict | None) -> bool:

@@ -47,8 +47,11 @@ class FileRec:
     ready: float
     created_at: int
     expires_at: int | None = None
+    stuck: str | None = None  # a `file_status` fault: "pending" for ever, or "error"
 
     def status(self, now: float) -> str:
+        if self.stuck is not None:
+            return self.stuck if self.stuck == "pending" or now >= self.ready else "pending"
         return "processed" if now >= self.ready else "pending"
 
     def to_json(self, now: float) -> dict[str, Any]:
