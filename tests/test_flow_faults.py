@@ -346,3 +346,19 @@ def test_an_upload_the_service_cannot_process_twice_fails_clearly(app_env, host,
     [result] = assert_conserved(deps, "broken", ["b"])
     assert result["error"]["code"] == "file_error"
     assert files_left(emulator, jobs(deps)[0].job_id) == []
+
+
+def test_repeated_and_unknown_ids_in_the_output_are_reported_not_merged(app_env, host, faults):
+    """F11: the first answer is kept, the repeat and the stranger are listed in errors."""
+    app_env()
+    deps = default_deps()
+    faults([{"kind": "output_anomaly", "duplicate": 1, "unknown": 1}])
+    ids = ["o0", "o1", "o2"]
+    summary = drop_and_finish(host, deps, "odd.jsonl", jsonl([chat(c, c) for c in ids]), "odd")
+    assert summary["status"] == "completed" and summary["counts"]["succeeded"] == 3
+    codes = [e["code"] for e in summary["errors"]]
+    assert "unknown_custom_id" in codes and "output_anomaly" in codes
+    assert any("returned twice" in e["message"] for e in summary["errors"])
+    results = assert_conserved(deps, "odd", ids)
+    texts = [r["response"]["choices"][0]["message"]["content"] for r in results]
+    assert not any(t.startswith("(repeat)") for t in texts)

@@ -22,6 +22,7 @@ from .faults import (
     batch_outcome,
     commit_delay,
     file_status,
+    output_anomalies,
     token_limit,
 )
 from .multipart import Part, parse_multipart
@@ -167,6 +168,7 @@ class Api:
         failed = [r.data for r in finished if not r.ok]
         if final.status == "expired":
             failed += [expired_line(batch.id, cid) for cid in batch.order[done:]]
+        ok += output_anomalies(self.faults, batch.metadata, ok)
         if ok:
             batch.output_file_id = self._output_file(batch, "output", ok, final.at)
         batch.error_file_id = self._output_file(batch, "error", failed, final.at)

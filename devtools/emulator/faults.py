@@ -124,6 +124,14 @@ def _parse_file_status(raw: dict) -> dict:
     }
 
 
+def _parse_output_anomaly(raw: dict) -> dict:
+    return {
+        "duplicate": _field(raw, "duplicate", int, 1),
+        "unknown": _field(raw, "unknown", int, 1),
+        "metadata": _metadata_match(raw),
+    }
+
+
 def _parse_objects(raw: dict) -> dict:
     objects = _field(raw, "objects", list, list(OBJECTS))
     if any(o not in OBJECTS for o in objects):
@@ -149,6 +157,7 @@ KINDS: dict[str, Spec] = {
     "commit_then_timeout": Spec(_parse_commit_then_timeout, 1),
     "token_limit_exceeded": Spec(_parse_token_limit, 1),
     "file_status": Spec(_parse_file_status, 1),
+    "output_anomaly": Spec(_parse_output_anomaly, 1),
     "capitalize_status": Spec(_parse_objects, None),
     "iso_timestamps": Spec(_parse_objects, None),
     "null_request_counts": Spec(_parse_null_counts, None),
@@ -246,6 +255,23 @@ def file_status(faults: Faults, filename: str) -> str | None:
     """An upload that never gets processed ("pending") or fails processing ("error")."""
     params = faults.take("file_status", lambda p: bool(p["filename"].search(filename)))
     return None if params is None else params["status"]
+
+
+def output_anomalies(faults: Faults, metadata: dict | None, ok: list[bytes]) -> list[bytes]:
+    """Extra output lines a buggy service might write: repeats of real answers (with another
+    answer text) and answers for custom_ids nobody asked about."""
+    params = faults.take("output_anomaly", lambda p: _metadata_matches(p, metadata))
+    if params is None:
+        return []
+    repeats = [
+        line.replace(b'"content":"', b'"content":"(repeat) ', 1)
+        for line in ok[: params["duplicate"]]
+    ]
+    strangers = [
+        line.replace(b'"custom_id":"', b'"custom_id":"stranger-', 1)
+        for line in ok[: params["unknown"]]
+    ]
+    return repeats + strangers
 
 
 def token_limit(faults: Faults, stage: str, metadata: dict | None) -> bool:
