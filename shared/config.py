@@ -33,6 +33,7 @@ DEFAULTS: dict[str, str | None] = {
     "BATCH_POLL_BUDGET_SECONDS": "240",
     "BATCH_MAX_TOKENS": "0",
     "BATCH_LEASE_SECONDS": "900",
+    "BATCH_STUCK_HOURS": "48",
 }
 
 # Settings that only make sense locally and must not be set in Azure (keys).
@@ -85,6 +86,7 @@ class Settings:
     poll_budget_seconds: float = 240.0
     max_tokens: int = 0  # estimated input tokens per batch; 0: no limit
     lease_seconds: float = 900.0
+    stuck_hours: float = 48.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -120,6 +122,7 @@ class Settings:
             poll_budget_seconds=_positive_number(get, "BATCH_POLL_BUDGET_SECONDS"),
             max_tokens=int(_number(get, "BATCH_MAX_TOKENS")),
             lease_seconds=_positive_number(get, "BATCH_LEASE_SECONDS"),
+            stuck_hours=_positive_number(get, "BATCH_STUCK_HOURS"),
         )
 
 

@@ -48,6 +48,10 @@ ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
 REMOTE_TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 
 
+# Log lines that need a person carry this word; the alert rule in infra/ searches for it.
+ALERT = "BATCHDROP_ALERT"
+
+
 class TransitionError(ValueError):
     """A state change that the state machine does not allow."""
 

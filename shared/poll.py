@@ -7,8 +7,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from .deps import Deps
+from .jobs import ALERT, Job, utcnow
 from .steps import advance
 from .sweep import sweep_inputs
 
@@ -62,3 +64,19 @@ def _advance_one(deps: Deps, job_id: str, deadline: float, report: TickReport) -
         return
     if after.status != job.status:
         report.count("advanced")
+    _warn_if_stuck(deps, after)
+
+
+def _warn_if_stuck(deps: Deps, job: Job) -> None:
+    """I3: a job still open long after any batch could have ended needs a person."""
+    age = utcnow() - job.created_at
+    if not job.is_terminal and age > timedelta(hours=deps.settings.stuck_hours):
+        hours = age.total_seconds() / 3600
+        log.error(
+            "%s job %s stuck in %s for %.0f h; last error: %s",
+            ALERT,
+            job.job_id,
+            job.status.value,
+            hours,
+            job.last_error or "none",
+        )

@@ -11,7 +11,7 @@ from typing import Any
 from .batch_api import RemoteBatch
 from .complete import start_completion
 from .deps import Deps
-from .jobs import Job, Part, PartPhase, utcnow
+from .jobs import ALERT, Job, Part, PartPhase, utcnow
 from .store import Conflict
 from .submit import quota_wait
 
@@ -84,7 +84,7 @@ def _quota_refused(part: Part) -> bool:
 
 def observed(part: Part, remote: RemoteBatch | None) -> Part:
     if remote is None:
-        log.error("batch %s disappeared at the service", part.batch_id)
+        log.error("%s batch %s disappeared at the service", ALERT, part.batch_id)
         error = {
             "code": "batch_not_found",
             "message": f"Batch {part.batch_id} no longer exists at the service.",

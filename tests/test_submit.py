@@ -148,3 +148,29 @@ def test_completion_of_a_job_held_elsewhere_asks_the_queue_to_retry():
     deps.store.save(replace(job, status=JobStatus.COMPLETING))
     with pytest.raises(Busy):
         complete_job(deps, job.job_id)
+
+
+def test_a_job_open_past_its_deadline_is_logged_for_the_alert(caplog):
+    import logging
+    from datetime import timedelta
+
+    from shared.jobs import ALERT
+    from shared.poll import _warn_if_stuck
+
+    deps, job = setup(FakeApi())
+    caplog.set_level(logging.ERROR)
+    _warn_if_stuck(deps, job)
+    assert ALERT not in caplog.text
+    old = replace(job, created_at=job.created_at - timedelta(hours=49), last_error="quota")
+    _warn_if_stuck(deps, old)
+    assert ALERT in caplog.text and job.job_id in caplog.text and "quota" in caplog.text
+
+
+def test_the_alert_rule_searches_for_the_word_the_app_logs():
+    from pathlib import Path
+
+    from shared.jobs import ALERT
+
+    bicep = (Path(__file__).parent.parent / "infra" / "app" / "monitoring.bicep").read_text()
+    assert "Microsoft.Insights/scheduledQueryRules" in bicep
+    assert f'message has "{ALERT}"' in bicep

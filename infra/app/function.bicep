@@ -130,6 +130,9 @@ param pollBudgetSeconds string = '240'
 @description('Optional. Seconds a worker holds a job while acting on it; after a crash the job is picked up again once this runs out.')
 param leaseSeconds string = '900'
 
+@description('Optional. Hours after which a job still open is logged as stuck (and the alert fires).')
+param stuckHours string = '48'
+
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
 }
@@ -300,6 +303,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'BATCH_LEASE_SECONDS'
           value: leaseSeconds
+        }
+        {
+          name: 'BATCH_STUCK_HOURS'
+          value: stuckHours
         }
       ]
       ftpsState: 'Disabled'
