@@ -8,7 +8,6 @@ from pathlib import Path
 from azure.core import MatchConditions
 from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
 
-CHUNK = 4 << 20
 CONTENT_TYPES = {
     ".jsonl": "application/jsonl; charset=utf-8",
     ".json": "application/json; charset=utf-8",
