@@ -8,7 +8,7 @@ import logging
 import azure.functions as func
 import azurefunctions.extensions.bindings.blob as blob
 
-from shared import api, complete, poll, receive
+from shared import completion, http_api, poll, upload
 from shared.deps import default_deps
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
@@ -24,7 +24,7 @@ log = logging.getLogger("batchdrop")
 )
 def submit_prompt_file(client: blob.BlobClient) -> None:
     # An SDK-type binding: the blob is streamed by the use case, never loaded whole.
-    receive.submit_blob(default_deps(), client.container_name, client.blob_name)
+    upload.receive_blob(default_deps(), client.container_name, client.blob_name)
 
 
 @app.function_name("poll_batches")
@@ -40,20 +40,20 @@ def poll_batches(timer: func.TimerRequest) -> None:
     arg_name="msg", queue_name="%BATCH_COMPLETION_QUEUE%", connection="AzureWebJobsStorage"
 )
 def complete_batch(msg: func.QueueMessage) -> None:
-    complete.complete_job(default_deps(), json.loads(msg.get_body())["job_id"])
+    completion.complete_job(default_deps(), json.loads(msg.get_body())["job_id"])
 
 
 @app.function_name("list_jobs")
 @app.route(route="jobs", methods=["GET"])
 def list_jobs(req: func.HttpRequest) -> func.HttpResponse:
     limit = _int(req.params.get("limit"), 100)
-    return _json(api.list_jobs(default_deps(), req.params.get("status"), limit))
+    return _json(http_api.list_jobs(default_deps(), req.params.get("status"), limit))
 
 
 @app.function_name("get_job")
 @app.route(route="jobs/{job_id}", methods=["GET"])
 def get_job(req: func.HttpRequest) -> func.HttpResponse:
-    view = api.get_job(default_deps(), req.route_params["job_id"])
+    view = http_api.get_job(default_deps(), req.route_params["job_id"])
     return _json(view) if view else _json({"error": "no such job"}, 404)
 
 
@@ -61,7 +61,7 @@ def get_job(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="jobs/{job_id}/cancel", methods=["POST"])
 def cancel_job(req: func.HttpRequest) -> func.HttpResponse:
     try:
-        view = api.cancel_job(default_deps(), req.route_params["job_id"])
+        view = http_api.cancel_job(default_deps(), req.route_params["job_id"])
     except ValueError as exc:
         return _json({"error": str(exc)}, 409)
     return _json(view, 202) if view else _json({"error": "no such job"}, 404)

@@ -51,7 +51,7 @@ print(json.dumps({"seconds": elapsed, "peak_kib": peak, "cpu": cpu, "requests": 
     "floor": """
 import json, resource, sys, time
 import orjson
-from shared.intake import iter_lines
+from shared.intake.lines import iter_lines
 start = time.perf_counter()
 def chunks():
     with open(sys.argv[1], "rb") as f:
@@ -70,9 +70,9 @@ print(json.dumps({"seconds": elapsed, "peak_kib": peak, "cpu": cpu, "requests": 
     "ours": """
 import json, resource, sys, tempfile, time
 from pathlib import Path
-from shared.intake import read_input
-from shared.options import Options
-from shared.workfiles import WorkFiles
+from shared.intake.read import read_input
+from shared.intake.options import IntakeOptions
+from shared.intake.workfiles import WorkFiles
 start = time.perf_counter()
 def chunks():
     with open(sys.argv[1], "rb") as f:
@@ -80,7 +80,8 @@ def chunks():
             yield chunk
 with tempfile.TemporaryDirectory(dir=sys.argv[2]) as tmp:
     work = WorkFiles(Path(tmp))
-    intake = read_input(chunks(), work, "jsonl", Options(default_deployment="gpt-4o-mini-batch"))
+    options = IntakeOptions(default_deployment="gpt-4o-mini-batch")
+    intake = read_input(chunks(), work, "jsonl", options)
     work.close()
     assert intake.ok, intake.problems[:3]
     elapsed = time.perf_counter() - start
@@ -94,14 +95,15 @@ print(json.dumps({"seconds": elapsed, "peak_kib": peak, "cpu": cpu, "requests": 
 """,
     "check": """
 import json, resource, sys, time
-from shared.intake import Sink, read_input
-from shared.options import Options
+from shared.intake.read import Sink, read_input
+from shared.intake.options import IntakeOptions
 start = time.perf_counter()
 def chunks():
     with open(sys.argv[1], "rb") as f:
         while chunk := f.read(4 << 20):
             yield chunk
-intake = read_input(chunks(), Sink(), "jsonl", Options(default_deployment="gpt-4o-mini-batch"))
+options = IntakeOptions(default_deployment="gpt-4o-mini-batch")
+intake = read_input(chunks(), Sink(), "jsonl", options)
 assert intake.ok, intake.problems[:3]
 elapsed = time.perf_counter() - start
 usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -111,8 +113,8 @@ print(json.dumps({"seconds": elapsed, "peak_kib": peak, "cpu": cpu, "requests": 
     "baseline": """
 import json, resource
 import orjson
-from shared.intake import read_input
-from shared.workfiles import WorkFiles
+from shared.intake.read import read_input
+from shared.intake.workfiles import WorkFiles
 usage = resource.getrusage(resource.RUSAGE_SELF)
 peak, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
 print(json.dumps({"seconds": 0.0, "peak_kib": peak, "cpu": cpu, "requests": 0}))

@@ -11,7 +11,7 @@ subprocess and reports wall time, CPU time and peak RSS (see bench/README.md):
   custom_id, then write the results;
 - floor: parse every index and output line once with orjson and write the merged bytes,
   nothing else (no join, no results to build);
-- ours: shared.merge.Outcomes.add_file, then MergeFiles.run, the code completion runs.
+- ours: shared.results (Outcomes.add_file, then MergeFiles.run), the code completion runs.
 
 Sizes are multiples of the scaled size, to show that peak memory does not grow with the file.
 """
@@ -110,8 +110,10 @@ def _answers(work: Path) -> Iterator[bytes]:
 
 
 def ours(work: Path, out: Path) -> dict[str, Any]:
-    from shared.jobs import Part
-    from shared.merge import Attempts, MergeFiles, Outcomes
+    from shared.jobs.model import Part
+    from shared.results.merge import MergeFiles
+    from shared.results.outcomes import Outcomes
+    from shared.results.retry import Attempts
 
     outcomes = Outcomes()
     for name in (OUTPUT, ERRORS):
@@ -133,7 +135,7 @@ def baseline(work: Path, out: Path) -> dict[str, Any]:
     """The interpreter with the merge's imports, doing nothing: the floor of peak memory."""
     import orjson  # noqa: F401
 
-    import shared.merge  # noqa: F401
+    import shared.results.merge  # noqa: F401
 
     return {}
 
@@ -286,7 +288,7 @@ def main(argv: list[str] | None = None) -> None:
         return child(variant, Path(work), Path(out))
     scale = 0.1 if args.quick else args.scale
     requests = max(1, round(merge_data.FULL_SIZE * scale))
-    print("merge benchmark: naive vs floor vs ours (shared.merge), each in its own process")
+    print("merge benchmark: naive vs floor vs ours (shared.results.merge), each in its own process")
     print("(vs naive: times faster than naive; vs floor: times the floor's wall time)")
     with tempfile.TemporaryDirectory(prefix="bench-merge-") as tmp:
         folder = args.keep or Path(tmp)

@@ -38,11 +38,15 @@ import orjson  # noqa: E402
 
 from devtools.azurite import Azurite  # noqa: E402
 from devtools.emulator import Emulator, EmulatorConfig, Timings  # noqa: E402
-from shared import clients  # noqa: E402
 from shared.config import Settings  # noqa: E402
 from shared.deps import Deps  # noqa: E402
-from shared.jobs import Job, JobStatus, Part  # noqa: E402
+from shared.jobs.model import (  # noqa: E402
+    Job,
+    JobStatus,
+    Part,  # noqa: E402
+)
 from shared.poll import TickReport, poll_all  # noqa: E402
+from shared.storage import clients  # noqa: E402
 
 API_KEY = "bench-key"
 DEPLOYMENT = "gpt-4o-mini-batch"

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from devtools.azurite import Azurite
-from shared.csvout import answer_text
+from shared.results.results_csv import answer_text
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGS = ROOT / ".demo"

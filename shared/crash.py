@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 ARMED: set[str] = set()
+# Called with the point's name just before an armed point crashes (a test's last look).
+BEFORE_CRASH: list[Callable[[str], None]] = []
 
 
 class Crash(BaseException):
@@ -13,4 +17,6 @@ def crashpoint(name: str) -> None:
     """Die here if a test armed this point (once); otherwise do nothing."""
     if name in ARMED:
         ARMED.discard(name)
+        for watcher in BEFORE_CRASH:
+            watcher(name)
         raise Crash(name)

@@ -8,10 +8,11 @@ from functools import cache
 from azure.storage.blob import BlobServiceClient, ContainerClient
 from azure.storage.queue import QueueClient
 
-from . import clients
-from .batch_api import BatchApi, OpenAIBatchApi, make_client
-from .config import Settings
-from .store import JobStore, TableJobStore
+from shared.batches.azure_openai import OpenAIBatchApi, make_client
+from shared.batches.service import BatchApi
+from shared.config import Settings
+from shared.jobs.store import JobStore, TableJobStore
+from shared.storage import clients
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The polling use case: advance each open job by one step, many at once, within a budget."""
+"""Entry point of the timer: sweep for lost events, then advance each open job one step, many
+at once, within a time budget."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from .deps import Deps
-from .jobs import ALERT, Job, utcnow
-from .steps import advance
-from .sweep import sweep_inputs
+from shared.deps import Deps
+from shared.intake.sweep import sweep_inputs
+from shared.jobs.model import ALERT, Job, utcnow
+from shared.lifecycle.advance import advance
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def _advance_one(deps: Deps, job_id: str, deadline: float, report: TickReport) -
 
 
 def _warn_if_stuck(deps: Deps, job: Job) -> None:
-    """I3: a job still open long after any batch could have ended needs a person."""
+    """A job still open long after any batch could have ended needs a person (I3)."""
     age = utcnow() - job.created_at
     if not job.is_terminal and age > timedelta(hours=deps.settings.stuck_hours):
         hours = age.total_seconds() / 3600

@@ -39,9 +39,9 @@ def app_env(azurite, emulator, monkeypatch) -> Callable[..., dict[str, str]]:
     """Point the app at Azurite and the emulator, with names unique to the test."""
 
     def configure(**overrides: str) -> dict[str, str]:
-        from shared import clients
         from shared.config import Settings
         from shared.deps import default_deps
+        from shared.storage import clients
 
         tag = uuid.uuid4().hex[:8]
         env = {

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from shared.batch_api import RemoteBatch, RemoteFile
-from shared.jobs import Job
-from shared.store import Conflict, renewed
+from shared.batches.service import RemoteBatch, RemoteFile
+from shared.jobs.model import Job, renewed
+from shared.jobs.store import Conflict
 
 
 class FakeStore:

@@ -35,8 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     sys.path.insert(0, os.getcwd())
     import function_app  # after the settings are loaded, as the host does
-    from shared import clients
     from shared.config import Settings
+    from shared.storage import clients
 
     clients.ensure_resources(Settings.from_env())
     host = FunctionHost(function_app.app)

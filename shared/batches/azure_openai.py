@@ -1,0 +1,270 @@
+"""BatchApi over the openai SDK: the v1 or dated API, a key or Entra ID; creates never retried
+blindly (the SDK sends no idempotency key), reads with the SDK's back-off."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import openai
+from tenacity import (
+    RetryCallState,
+    retry,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from shared.batches.service import (
+    FileLimitReached,
+    QuotaExceeded,
+    Refused,
+    RemoteBatch,
+    RemoteFile,
+    parse_batch,
+)
+from shared.config import Settings
+from shared.jobs.model import normalise_remote_status
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+SCOPE = "https://cognitiveservices.azure.com/.default"
+READ_RETRIES = 3  # the SDK's own backoff, for calls that are safe to repeat
+SCAN_LIMIT = 2000  # how many recent batches to look through for an earlier attempt's batch
+
+# An answer that may have been lost after the service acted: the SDK sends no idempotency key,
+# so repeating the call could create a second file or batch; look for the first one instead
+# (docs/reliability.md, F3).
+AMBIGUOUS = (openai.APITimeoutError, openai.APIConnectionError, openai.InternalServerError)
+CREATE_TRIES = 4
+# Uploads expire after 14 days (the shortest Azure allows): a file whose job is lost somehow
+# still cannot fill the resource's file quota for ever, and the quota rises from 500 to 10,000.
+EXPIRES_AFTER = {"anchor": "created_at", "seconds": 14 * 24 * 3600}
+FIRST_DATED_VERSION_WITH_EXPIRY = "2025-04-01-preview"
+
+
+PERMANENT = (
+    openai.BadRequestError,
+    openai.AuthenticationError,
+    openai.PermissionDeniedError,
+    openai.NotFoundError,
+    openai.UnprocessableEntityError,
+)
+
+
+def _message(exc: openai.APIStatusError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error", body)
+    message = error.get("message") if isinstance(error, dict) else None
+    return str(message or exc.message)[:1000]
+
+
+def _file_limit(exc: openai.BadRequestError) -> bool:
+    text = _message(exc).lower()
+    return _code(exc) == "quotaExceeded" or ("batch files" in text and "limit" in text)
+
+
+def _retry_after(exc: BaseException) -> float:
+    response = getattr(exc, "response", None)
+    header = response.headers.get("retry-after") if response is not None else None
+    try:
+        return min(float(header), 60.0) if header else 0.0
+    except ValueError:
+        return 0.0
+
+
+def _wait(state: RetryCallState) -> float:
+    """Honour Retry-After when the service sends one; exponential back-off otherwise."""
+    exc = state.outcome.exception() if state.outcome else None
+    return _retry_after(exc) if exc and _retry_after(exc) else backoff(state)
+
+
+backoff = wait_exponential_jitter(initial=1, max=20)
+
+# Safe to repeat at once: a 429 means the service did nothing. An ambiguous failure is not
+# repeated here: the caller's intent record makes the next attempt (a tick later, when a
+# committed object has surely become visible) look for it first.
+retry_create = retry(
+    retry=retry_if_exception_type(openai.RateLimitError),
+    wait=_wait,
+    stop=stop_after_attempt(CREATE_TRIES),
+    reraise=True,
+)
+
+
+def make_client(settings: Settings) -> openai.OpenAI:
+    """v1 API unless a dated api-version is set; an API key if set, otherwise Entra ID."""
+    if settings.openai_api_version:
+        return _dated_client(settings)
+    if settings.openai_api_key:
+        key: Any = settings.openai_api_key
+        headers = {"api-key": settings.openai_api_key}
+    else:
+        key, headers = _token_provider(), {}
+    return openai.OpenAI(  # the v1 API
+        base_url=f"{settings.openai_endpoint}/openai/v1/",
+        api_key=key,
+        default_headers=headers,
+        max_retries=0,
+        timeout=settings.openai_timeout_seconds,
+    )
+
+
+def _dated_client(settings: Settings) -> openai.OpenAI:
+    common: dict[str, Any] = {
+        "azure_endpoint": settings.openai_endpoint,
+        "api_version": settings.openai_api_version,
+        "max_retries": 0,
+        "timeout": settings.openai_timeout_seconds,
+    }
+    if settings.openai_api_key:
+        return openai.AzureOpenAI(api_key=settings.openai_api_key, **common)
+    return openai.AzureOpenAI(azure_ad_token_provider=_token_provider(), **common)
+
+
+def _token_provider() -> Any:
+    from azure.identity import DefaultAzureCredential, get_bearer_token_provider
+
+    return get_bearer_token_provider(DefaultAzureCredential(), SCOPE)
+
+
+class OpenAIBatchApi:
+    """BatchApi over the openai SDK. Creates never retry blindly; reads use the SDK's backoff."""
+
+    def __init__(self, client: openai.OpenAI, api_version: str | None = None) -> None:
+        self.create_client = client.with_options(max_retries=0)
+        self.read_client = client.with_options(max_retries=READ_RETRIES)
+        self.expiry: Any = (
+            EXPIRES_AFTER
+            if api_version is None or api_version >= FIRST_DATED_VERSION_WITH_EXPIRY
+            else openai.omit
+        )
+
+    @retry_create
+    def upload(self, filename: str, path: Path) -> RemoteFile:
+        def send() -> RemoteFile:
+            with path.open("rb") as stream:
+                return _file(
+                    self.create_client.files.create(
+                        file=(filename, stream, "application/jsonl"),
+                        purpose="batch",
+                        expires_after=self.expiry,
+                    )
+                )
+
+        def limit(exc: openai.BadRequestError) -> Exception | None:
+            return FileLimitReached(str(exc)) if _file_limit(exc) else None
+
+        return _careful(send, limit, lambda: self.find_file(filename))
+
+    def find_file(self, filename: str) -> RemoteFile | None:
+        for item in self.read_client.files.list(purpose="batch"):
+            if item.filename == filename:
+                return _file(item)
+        return None
+
+    def get_file(self, file_id: str) -> RemoteFile | None:
+        try:
+            return _file(self.read_client.files.retrieve(file_id))
+        except openai.NotFoundError:
+            return None
+
+    @retry_create
+    def create_batch(self, file_id: str, endpoint: str, metadata: dict[str, str]) -> RemoteBatch:
+        def send() -> RemoteBatch:
+            created = self.create_client.batches.create(
+                input_file_id=file_id,
+                endpoint=endpoint,  # type: ignore[arg-type]
+                completion_window="24h",
+                metadata=metadata,
+                output_expires_after=self.expiry,
+            )
+            return parse_batch(created.to_dict(warnings=False))
+
+        def quota(exc: openai.BadRequestError) -> Exception | None:
+            return QuotaExceeded(str(exc)) if _code(exc) == "token_limit_exceeded" else None
+
+        return _careful(send, quota, lambda: self.find_batch(metadata))
+
+    def find_batch(self, metadata: dict[str, str]) -> RemoteBatch | None:
+        wanted = tuple(sorted(metadata.items()))
+        for index, item in enumerate(self._recent_batches()):
+            batch = parse_batch(item)
+            if set(wanted) <= set(batch.metadata):
+                return batch
+            if index >= SCAN_LIMIT:
+                break
+        return None
+
+    def _recent_batches(self) -> Iterator[dict[str, Any]]:
+        for item in self.read_client.batches.list(limit=100):
+            yield item.to_dict(warnings=False)
+
+    def get_batch(self, batch_id: str) -> RemoteBatch | None:
+        try:
+            return parse_batch(self.read_client.batches.retrieve(batch_id).to_dict(warnings=False))
+        except openai.NotFoundError:
+            return None
+
+    def cancel_batch(self, batch_id: str) -> None:
+        try:
+            self.read_client.batches.cancel(batch_id)
+        except (openai.ConflictError, openai.NotFoundError):
+            log.info("batch %s already ending; nothing to cancel", batch_id)
+
+    def download(self, file_id: str, dest: Path) -> None:
+        # Streams to disk: output files reach hundreds of MB (files.content buffers it all).
+        with self.read_client.files.with_streaming_response.content(file_id) as response:
+            with dest.open("wb") as out:
+                for chunk in response.iter_bytes(1 << 20):
+                    out.write(chunk)
+
+    def delete_file(self, file_id: str) -> None:
+        try:
+            self.read_client.files.delete(file_id)
+        except openai.NotFoundError:
+            log.info("file %s already gone", file_id)
+
+
+def _careful(
+    send: Callable[[], T],
+    waiting: Callable[[openai.BadRequestError], Exception | None],
+    lookup: Callable[[], T | None],
+) -> T:
+    """A create: a 400 is a reason to wait (quota) or a refusal; other 4xx are refusals; an
+    answer lost after the service may have acted is looked up, never blindly repeated."""
+    try:
+        return send()
+    except openai.BadRequestError as exc:
+        raise (waiting(exc) or refused(exc)) from exc
+    except PERMANENT as exc:
+        raise refused(exc) from exc
+    except AMBIGUOUS:
+        found = lookup()
+        if found is None:
+            raise
+        return found
+
+
+def refused(exc: openai.APIStatusError) -> Refused:
+    code = _code(exc) or f"http_{exc.status_code}"
+    return Refused({"code": code, "message": _message(exc), "status_code": exc.status_code})
+
+
+def _code(exc: openai.APIStatusError) -> str | None:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error", body)
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) else getattr(exc, "code", None)
+
+
+def _file(item: Any) -> RemoteFile:
+    return RemoteFile(
+        id=item.id,
+        status=normalise_remote_status(getattr(item, "status", None)),
+        filename=getattr(item, "filename", "") or "",
+        details=str(getattr(item, "status_details", "") or ""),
+    )

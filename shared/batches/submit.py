@@ -1,0 +1,138 @@
+"""The submission step: upload each part and create its batch, resumably."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from shared.batches.quota import quota_wait
+from shared.batches.service import FileLimitReached, QuotaExceeded, Refused
+from shared.crash import crashpoint
+from shared.deps import Deps
+from shared.jobs.model import Job, Part
+from shared.storage import blobs
+from shared.storage.names import part_file, upload_name, work_prefix
+
+log = logging.getLogger(__name__)
+
+FILE_POLL_SECONDS = 0.5
+MAX_UPLOADS = 2  # a file the service will not process is uploaded once more, then given up
+# File states before `processed` (the service may report any of them while it reads a file).
+STILL_PROCESSING = frozenset({"uploaded", "pending", "running"})
+
+
+def submit_part(deps: Deps, job: Job, part: Part) -> Job:
+    """UPLOAD or CREATE phase: upload the part's file, then create its batch once processed.
+
+    Every side effect is recorded before the next one, so a crash anywhere resumes here.
+    """
+    try:
+        return _submit(deps, job, part)
+    except Refused as refused:
+        log.error("job %s part %d: the service refused it: %s", job.job_id, part.index, refused)
+        current = deps.store.get(job.job_id) or job
+        failed = replace(
+            current.parts[part.index],
+            remote_status="failed",
+            errors=(refused.error,),
+            uploading=None,
+            creating=False,
+        )
+        return deps.store.save(replace(current, lease_seconds=job.lease_seconds).with_part(failed))
+
+
+def _submit(deps: Deps, job: Job, part: Part) -> Job:
+    if part.file_id is None:
+        job = _upload(deps, job, part)
+        part = job.parts[part.index]
+        if part.file_id is None:
+            return job  # waiting for room at the service
+    status = _wait_for_file(deps, part.file_id or "")
+    if status == "processed":
+        return _create(deps, job, part)
+    if status in STILL_PROCESSING and not _file_overdue(deps, part):
+        return job  # the poller looks again next tick
+    return deps.store.save(job.with_part(_file_unusable(deps, job, part, status)))
+
+
+def _create(deps: Deps, job: Job, part: Part) -> Job:
+    metadata = _metadata(job, part)
+    batch = deps.api.find_batch(metadata) if part.creating else None
+    if batch is None:
+        job = deps.store.save(job.with_part(replace(part, creating=True)))
+        try:
+            batch = deps.api.create_batch(part.file_id or "", part.url, metadata)
+            crashpoint("after_batch_create")
+        except QuotaExceeded:
+            log.warning("job %s part %d: token quota full; waiting", job.job_id, part.index)
+            return deps.store.save(job.with_part(quota_wait(deps, part)))
+    log.info("job %s part %d: batch %s created", job.job_id, part.index, batch.id)
+    # Only the id: the status and files are read by the tracking step, which also handles a
+    # found batch that has already ended.
+    part = replace(part, batch_id=batch.id, wait_until=None, waiting_since=None, creating=False)
+    return deps.store.save(job.with_part(part))
+
+
+def _file_overdue(deps: Deps, part: Part) -> bool:
+    return time.time() - (part.uploaded_at or 0) > deps.settings.file_deadline_seconds
+
+
+def _file_unusable(deps: Deps, job: Job, part: Part, status: str | None) -> Part:
+    """An upload stuck in pending or turned error: upload once more, then fail the part."""
+    log.warning("job %s part %d: uploaded file is %s", job.job_id, part.index, status)
+    if part.file_id:
+        deps.api.delete_file(part.file_id)
+    if part.upload_tries < MAX_UPLOADS:
+        return replace(part, file_id=None, uploaded_at=None)
+    error = {
+        "code": "file_error",
+        "message": f"The service did not process the uploaded batch file ({status}) after "
+        f"{part.upload_tries} uploads.",
+    }
+    return replace(part, file_id=None, remote_status="failed", errors=(error,))
+
+
+def _upload(deps: Deps, job: Job, part: Part) -> Job:
+    uploaded = deps.api.find_file(part.uploading) if part.uploading else None
+    if uploaded is None:
+        filename = upload_name(job.job_id, part.index, part.upload_tries + 1)
+        part = replace(part, uploading=filename, upload_tries=part.upload_tries + 1)
+        job = deps.store.save(job.with_part(part))
+        with tempfile.TemporaryDirectory(prefix="batchdrop-") as tmp:
+            path = Path(tmp) / part_file(part.index)
+            blobs.download_to(deps.work, work_prefix(job.job_id) + path.name, path)
+            try:
+                uploaded = deps.api.upload(filename, path)
+            except FileLimitReached:
+                # Finished jobs free files as they are cleaned up: wait, as for token quota.
+                log.warning("job %s part %d: file limit reached; waiting", job.job_id, part.index)
+                refused = replace(part, uploading=None, upload_tries=part.upload_tries - 1)
+                waiting = quota_wait(deps, refused, "file_limit_reached")
+                return deps.store.save(job.with_part(waiting))
+        crashpoint("after_file_upload")
+    log.info("job %s part %d: uploaded as %s", job.job_id, part.index, uploaded.id)
+    part = replace(part, file_id=uploaded.id, uploaded_at=int(time.time()), uploading=None)
+    return deps.store.save(job.with_part(part))
+
+
+def _wait_for_file(deps: Deps, file_id: str) -> str | None:
+    """Wait briefly for the service to process the upload; the poller waits longer."""
+    deadline = time.monotonic() + deps.settings.file_wait_seconds
+    while True:
+        remote = deps.api.get_file(file_id)
+        status = remote.status if remote else None
+        if status not in STILL_PROCESSING or time.monotonic() >= deadline:
+            return status
+        time.sleep(FILE_POLL_SECONDS)
+
+
+def _metadata(job: Job, part: Part) -> dict[str, str]:
+    """Tags that let a retry find the batch an earlier, interrupted attempt created."""
+    return {
+        "batchdrop_job": job.job_id,
+        "batchdrop_part": str(part.index),
+        "batchdrop_try": str(part.quota_tries),  # a batch refused for quota is not "found"
+    }

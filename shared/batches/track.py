@@ -1,0 +1,99 @@
+"""Tracking live batches: copy the service's status and progress into the job."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from typing import Any
+
+from shared.batches.quota import quota_wait
+from shared.batches.service import RemoteBatch
+from shared.deps import Deps
+from shared.jobs.model import ALERT, Job, Part, PartPhase, utcnow
+from shared.jobs.store import Conflict
+
+log = logging.getLogger(__name__)
+
+MAX_ERRORS = 20  # a batch's validation errors kept in the job row (table strings are 64 KiB)
+
+
+def _short(error: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v[:500] if isinstance(v, str) else v) for k, v in error.items()}
+
+
+def refresh_part(deps: Deps, part: Part) -> Part:
+    """LIVE phase: one status call, at most every BATCH_STATUS_MIN_SECONDS per batch."""
+    now = time.time()
+    if _recent(deps, part, now):
+        return part
+    seen = observed(part, deps.api.get_batch(part.batch_id or ""))
+    seen = replace(seen, checked_at=int(now))
+    if seen.remote_status == "failed" and _quota_refused(seen):
+        log.warning("batch %s refused for token quota after validation; waiting", part.batch_id)
+        for file_id in (seen.output_file_id, seen.error_file_id):
+            if file_id:  # the refused batch's files would be forgotten by the next try
+                deps.api.delete_file(file_id)
+        return quota_wait(deps, replace(seen, output_file_id=None, error_file_id=None))
+    if seen.done and seen.file_id:
+        # The input file is not needed once its batch ended: free the resource's file quota
+        # now rather than when the whole job is merged.
+        deps.api.delete_file(seen.file_id)
+    return seen
+
+
+def save_progress(deps: Deps, job: Job) -> Job | None:
+    """IN_PROGRESS without a lease: read the live batches and save their progress with a
+    conditional write (nothing else is touched, so no lease is needed). None when a batch
+    ended or failed: that needs the full step, which holds the lease for its side effects."""
+    if job.cancel_requested or _leased(job):
+        return None
+    now = time.time()
+    if any(p.phase(now) not in (PartPhase.LIVE, PartPhase.DONE) for p in job.parts):
+        return None
+    updated = job
+    for part in job.parts:
+        if part.phase(now) != PartPhase.LIVE or _recent(deps, part, now):
+            continue
+        seen = observed(part, deps.api.get_batch(part.batch_id or ""))
+        if seen.done:
+            return None
+        updated = updated.with_part(replace(seen, checked_at=int(now)))
+    if updated.parts == job.parts:
+        return job
+    try:
+        return deps.store.save(updated)
+    except Conflict:
+        return job  # someone else moved it on; the next tick reads it afresh
+
+
+def _leased(job: Job) -> bool:
+    return job.lease_until is not None and job.lease_until > utcnow()
+
+
+def _recent(deps: Deps, part: Part, now: float) -> bool:
+    return bool(part.checked_at and now - part.checked_at < deps.settings.status_min_seconds)
+
+
+def _quota_refused(part: Part) -> bool:
+    return any(e.get("code") == "token_limit_exceeded" for e in part.errors)
+
+
+def observed(part: Part, remote: RemoteBatch | None) -> Part:
+    if remote is None:
+        log.error("%s batch %s disappeared at the service", ALERT, part.batch_id)
+        error = {
+            "code": "batch_not_found",
+            "message": f"Batch {part.batch_id} no longer exists at the service.",
+        }
+        return replace(part, remote_status="failed", errors=(error,))
+    return replace(
+        part,
+        remote_status=remote.status,
+        completed=remote.completed,
+        failed=remote.failed,
+        output_file_id=remote.output_file_id,
+        error_file_id=remote.error_file_id,
+        errors=tuple(_short(e) for e in remote.errors[:MAX_ERRORS]),
+        ended_at=remote.ended_at,
+    )

@@ -1,0 +1,37 @@
+"""Entry point of the queue trigger: complete a job whose batches all ended, under its lease."""
+
+from __future__ import annotations
+
+import logging
+
+from shared.deps import Deps
+from shared.jobs.lease import run_leased
+from shared.jobs.model import Job, JobStatus
+from shared.lifecycle.cleanup import cleanup
+from shared.results.collect import collect
+from shared.results.complete import complete
+
+log = logging.getLogger(__name__)
+
+
+class Busy(Exception):
+    """Another worker holds the job; try again later."""
+
+
+def complete_job(deps: Deps, job_id: str) -> Job | None:
+    """One completion message; a repeated message finds the job done and returns."""
+    job = deps.store.get(job_id)
+    if job is None or job.status != JobStatus.COMPLETING:
+        log.info("job %s: nothing to complete (%s)", job_id, job.status if job else "no job")
+        return job
+    finished = run_leased(deps.store, job, deps.settings.lease_seconds, lambda j: _finish(deps, j))
+    if finished is None:
+        # Raise so the queue delivers the message again later: if the holder finishes, that
+        # delivery finds the job done; if it died, its lease will have run out.
+        raise Busy(f"job {job_id} is being worked on; completion will be retried")
+    return finished
+
+
+def _finish(deps: Deps, job: Job) -> Job:
+    done = complete(deps, collect(deps, job))
+    return cleanup(deps, done) if done.is_terminal else done

@@ -1,0 +1,145 @@
+"""CSV input with a header row: one request per row, from its prompt column or the template."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable, Iterator
+from itertools import chain
+from typing import Any
+
+from shared.intake.lines import LongLine
+from shared.intake.model import Intake, Problem
+from shared.intake.options import MAX_LINE_BYTES, IntakeOptions
+from shared.intake.prompts import Item, Prompts
+from shared.intake.text import non_utf8, too_long
+
+DELIMITERS = (",", ";", "\t")
+CR_SPLIT = re.compile(r"(?<=\r)")  # keeps each \r with the text before it, as csv expects
+csv.field_size_limit(MAX_LINE_BYTES)  # the default (128 KiB) is less than a long prompt
+
+Lines = Iterable[tuple[int, bytes]]
+
+
+class CsvReader:
+    """CSV with a header row: one request per row from its prompt column or the template."""
+
+    def __init__(self, options: IntakeOptions, intake: Intake) -> None:
+        self.options = options
+        self.intake = intake
+        self.prompts = Prompts(options, intake)
+        self.names: list[str] = []
+        self.intake.format = "csv"
+
+    @property
+    def columns(self) -> list[str]:
+        return [n for n in self.names if n and n != "custom_id"]
+
+    def items(self, lines: Lines) -> Iterator[Item]:
+        text = self._text(lines)
+        first = next(text, None)
+        if first is None:
+            return
+        delimiter = self._delimiter(first)
+        rows = csv.reader(chain((first,), text), delimiter=delimiter)
+        try:
+            yield from self._rows(rows)
+        except csv.Error as exc:
+            self.intake.add_problem(_csv_error(rows.line_num, exc))
+
+    def _text(self, lines: Lines) -> Iterator[str]:
+        """Decoded lines for the csv module; a line that is not UTF-8 is reported, not fatal."""
+        for number, raw in lines:
+            if type(raw) is LongLine:
+                self.intake.add_problem(too_long(number, raw, self.options.max_line))
+                yield "\n"
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                message = f"Line {number} {non_utf8(raw)}."
+                self.intake.add_problem(Problem(number, "not_utf8", message))
+                text = raw.decode("utf-8", "replace")
+            if "\r" in text:  # old Mac line ends, or a CR inside a quoted value
+                yield from CR_SPLIT.split(text)[:-1]
+            yield text.rpartition("\r")[2] + "\n"
+
+    def _delimiter(self, header: str) -> str:
+        counts = {d: header.count(d) for d in DELIMITERS}
+        best = max(DELIMITERS, key=lambda d: counts[d])
+        if counts[best] and best != ",":
+            name = "semicolon" if best == ";" else "tab"
+            self.intake.repaired(f"Read the file as {name}-separated values", None)
+            return best
+        return ","
+
+    def _rows(self, rows: Any) -> Iterator[Item]:
+        header = next(rows, None)
+        if header is None or not self._header(header):
+            return
+        start = rows.line_num + 1
+        for row in rows:
+            if any(cell.strip() for cell in row):
+                yield self.row(start, row)
+            else:
+                self.intake.repaired("Skipped empty rows", start)
+            start = rows.line_num + 1
+
+    def _header(self, header: list[str]) -> bool:
+        """Check the header; False (with the problems reported) when no row can be read."""
+        self.names = [name.strip() for name in header]
+        problems = list(header_problems(self.names, self.options))
+        for problem in problems:
+            self.intake.add_problem(problem)
+        if "" in self.names:
+            self.intake.repaired("Ignored columns without a name in the header row", None)
+        self.prompts.check_deployment()
+        return not problems
+
+    def row(self, number: int, row: list[str]) -> Item:
+        if len(row) != len(self.names):
+            message = (
+                f"Line {number} has {len(row)} values but the header has {len(self.names)} "
+                "columns; quote values that hold the separator."
+            )
+            return Problem(number, "wrong_column_count", message)
+        values = {name: cell for name, cell in zip(self.names, row, strict=True) if name}
+        custom_id = values.pop("custom_id", None)
+        return self.prompts.request(number, values, custom_id)
+
+
+def header_problems(names: list[str], options: IntakeOptions) -> Iterator[Problem]:
+    seen: set[str] = set()
+    for name in names:
+        if name and name in seen:
+            message = f'Line 1: the header names column "{name}" twice; names must be unique.'
+            yield Problem(1, "duplicate_column", message)
+        seen.add(name)
+    template = options.settings.template
+    if template is not None:
+        for field in template.missing(dict.fromkeys(names)):
+            yield Problem(
+                1,
+                "missing_column",
+                f'Line 1: the template names "{{{field}}}" but the header has no such column '
+                f"(columns: {', '.join(n for n in names if n)}).",
+            )
+    elif "prompt" not in names:
+        yield Problem(1, "missing_prompt_column", _no_prompt_column(names))
+
+
+def _no_prompt_column(names: list[str]) -> str:
+    near = [n for n in names if n.lower() == "prompt"]
+    hint = f' (found "{near[0]}": the name is case-sensitive)' if near else ""
+    return (
+        f'Line 1: the header has no "prompt" column{hint} and the folder\'s _job.json sets no '
+        '"template"; add a prompt column or a template such as "Describe {name}".'
+    )
+
+
+def _csv_error(line: int, exc: csv.Error) -> Problem:
+    return Problem(
+        line,
+        "invalid_csv",
+        f"Line {line}: the CSV cannot be read ({exc}); is a quoted value never closed?",
+    )

@@ -1,0 +1,129 @@
+"""JSON Lines input: native batch requests or prompt lines, one kind per file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import orjson
+
+from shared.intake.lines import LongLine
+from shared.intake.model import Intake, Problem, Request
+from shared.intake.native import TOP_LEVEL, native_request, quick_chat, too_deep
+from shared.intake.options import IntakeOptions
+from shared.intake.prompts import Prompts
+from shared.intake.text import duplicate_key, duplicate_problem, encode, json_problem, too_long
+
+KIND_NAMES = {"native": "batch request (it has a body)", "prompt": "prompt line"}
+
+Item = Request | Problem
+Lines = Iterable[tuple[int, bytes]]
+
+
+class JsonlReader:
+    """JSON Lines holding native batch requests or prompt lines; one kind per file."""
+
+    def __init__(self, options: IntakeOptions, intake: Intake) -> None:
+        self.options = options
+        self.intake = intake
+        self.prompts = Prompts(options, intake)
+        self.kind: tuple[int, str] | None = None  # the first request line and its kind
+        self.native = False  # the file holds native requests (a shortcut for the common case)
+        self.quick = not options.settings.shapes_bodies  # plain lines need no changes
+        self.fields: dict[str, None] = {}  # the prompt lines' field names, first seen first
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.fields)
+
+    def items(self, lines: Lines) -> Iterator[Item]:
+        line = self.line
+        for number, raw in lines:
+            if raw and not raw.isspace():
+                yield line(number, raw)
+            else:
+                self.intake.repaired("Skipped blank lines", number)
+
+    def line(self, number: int, raw: bytes) -> Item:
+        if type(raw) is LongLine:
+            return too_long(number, raw, self.options.max_line)
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            return json_problem(number, raw, exc)
+        if type(data) is not dict:
+            return _not_an_object(number, data)
+        if self.native and "body" in data:
+            return self.native_line(number, raw, data)
+        kind = self.kind_of(number, data)
+        if isinstance(kind, Problem):
+            return kind
+        if kind == "native":
+            return native_request(number, raw, data, self.options, self.intake)
+        return self.prompt_line(number, raw, data)
+
+    def native_line(self, number: int, raw: bytes, data: dict[str, Any]) -> Item:
+        if self.quick and self.intake.endpoint == "chat" and self.intake.first_url:
+            request = quick_chat(number, raw, data)
+            if request is not None:
+                return request
+        return native_request(number, raw, data, self.options, self.intake)
+
+    def kind_of(self, number: int, data: dict[str, Any]) -> str | Problem:
+        kind = _kind(data)
+        if self.kind is None:
+            first = kind or self._guess(number, data)
+            if isinstance(first, Problem):
+                return first
+            self.kind = (number, first)
+            self.intake.format = first
+            self.native = first == "native"
+            return first
+        first_line, first_kind = self.kind
+        if kind is None or kind == first_kind:
+            return first_kind
+        message = (
+            f"Line {number} is a {KIND_NAMES[kind]} but line {first_line} is a "
+            f"{KIND_NAMES[first_kind]}; one file holds one kind."
+        )
+        return Problem(number, "mixed_format", message)
+
+    def _guess(self, number: int, data: dict[str, Any]) -> str | Problem:
+        if data.keys() & TOP_LEVEL:
+            return "native"  # an incomplete request: its own checks say what is missing
+        if self.options.settings.template is not None:
+            return "prompt"
+        return Problem(
+            number,
+            "not_a_request",
+            f'Line {number} has no "body" (a batch request) and no "prompt" or "messages" '
+            '(a prompt line); to build prompts from other fields set "template" in _job.json.',
+        )
+
+    def prompt_line(self, number: int, raw: bytes, data: dict[str, Any]) -> Item:
+        self.prompts.check_deployment()
+        fields = {k: v for k, v in data.items() if k != "custom_id"}
+        for name in fields:
+            self.fields.setdefault(name)
+        encoded = encode(data)
+        if encoded is None:
+            return too_deep(number)
+        key = duplicate_key(raw, encoded.count(b":"))
+        if key is not None:
+            return duplicate_problem(number, key)
+        return self.prompts.request(number, fields, data.get("custom_id"))
+
+
+def _kind(data: dict[str, Any]) -> str | None:
+    if "body" in data:
+        return "native"
+    if "prompt" in data or "messages" in data:
+        return "prompt"
+    return None
+
+
+def _not_an_object(number: int, data: Any) -> Problem:
+    hint = ""
+    if isinstance(data, list):
+        hint = " A JSON array? Write each object on its own line (JSON Lines)."
+    return Problem(number, "not_an_object", f"Line {number} must be a JSON object.{hint}")

@@ -1,0 +1,34 @@
+"""How to read one input file: default deployment, limits, allow-list and the folder's settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from shared.intake.folder_settings import FolderSettings
+from shared.intake.model import URL_FOR
+
+MAX_LINE_BYTES = 32 << 20  # longer lines are not read into memory; no request needs this much
+
+
+@dataclass(frozen=True)
+class IntakeOptions:
+    default_deployment: str | None = None
+    max_requests: int = 100_000
+    max_bytes: int = 200_000_000
+    max_tokens: int = 0  # estimated input tokens per batch; 0: no limit
+    allowed_deployments: frozenset[str] = frozenset()
+    settings: FolderSettings = field(default_factory=FolderSettings)
+
+    @property
+    def deployment(self) -> str | None:
+        """The folder's deployment, else the app's default."""
+        return self.settings.deployment or self.default_deployment
+
+    @property
+    def url(self) -> str:
+        """The url of requests that name none: the folder's endpoint, else chat completions."""
+        return URL_FOR[self.settings.endpoint or "chat"]
+
+    @property
+    def max_line(self) -> int:
+        return min(self.max_bytes, MAX_LINE_BYTES)

@@ -1,0 +1,87 @@
+"""Read, validate, normalise and split an input file, streaming. Pure: bytes in, records out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from itertools import chain
+
+from shared.batches.split import PartPlan, Splitter
+from shared.intake.csv_input import CsvReader
+from shared.intake.jsonl import JsonlReader
+from shared.intake.lines import iter_lines
+from shared.intake.model import Intake, Problem, Request, endpoint_of
+from shared.intake.options import IntakeOptions
+from shared.intake.rules import Checker
+from shared.intake.text import SNIFF_BYTES, sniff
+
+BOM = b"\xef\xbb\xbf"
+CSV_SUFFIXES = (".csv", ".tsv")
+
+
+def file_kind(name: str) -> str:
+    """csv for .csv/.tsv names; everything else is read as JSON Lines (and sniffed first)."""
+    return "csv" if name.lower().endswith(CSV_SUFFIXES) else "jsonl"
+
+
+class Sink:
+    """Where accepted requests go (the work files); a no-op base for validation-only runs."""
+
+    def add(self, request: Request, part: PartPlan) -> None:
+        """Receive one accepted request, in input order; its uploaded line is
+        request.native_pieces(part.url) (or request.native(part.url))."""
+
+
+def read_input(chunks: Iterable[bytes], sink: Sink, kind: str, options: IntakeOptions) -> Intake:
+    """Validate every line of an input stream and hand valid requests to the sink.
+
+    Every problem is collected (not only the first) so one report says everything to fix; the
+    sink stops receiving at the first problem, and the caller must discard what it received
+    when the result is not ok.
+    """
+    intake = Intake(json_schema=options.settings.json_schema, endpoint=endpoint_of(options.url))
+    intake.warnings.extend(options.settings.warnings)
+    stream = _text_stream(iter(chunks), intake, kind)
+    if stream is None:
+        return intake.finish()
+    reader = CsvReader(options, intake) if kind == "csv" else JsonlReader(options, intake)
+    splitter = Splitter(options.max_requests, options.max_bytes, options.max_tokens)
+    check, place, add = Checker(options).check, splitter.place, sink.add
+    total = 0
+    for item in reader.items(iter_lines(stream, options.max_line)):
+        total += 1
+        problem = item if isinstance(item, Problem) else check(item)
+        if problem is not None:
+            intake.add_problem(problem)
+        elif intake.problem_count == 0 and isinstance(item, Request):
+            add(item, place(item.deployment, item.url, item.native_size, item.tokens))
+    intake.total = total
+    intake.parts = splitter.parts
+    intake.input_columns = reader.columns
+    return intake.finish()
+
+
+def _text_stream(chunks: Iterator[bytes], intake: Intake, kind: str) -> Iterator[bytes] | None:
+    """The stream with a UTF-8 BOM removed; None when it is not UTF-8 text at all."""
+    head = _head(chunks, SNIFF_BYTES)
+    if head.startswith(BOM):
+        head = head[len(BOM) :]
+        intake.repaired("Removed a UTF-8 byte-order mark (Azure rejects it).", None)
+    problem = sniff(head)
+    if problem is not None:
+        intake.add_problem(problem)
+        return None
+    if kind != "csv" and b"\r\n" in head[: 1 << 16]:  # CSV's own standard line end
+        intake.repaired("Accepted Windows (CRLF) line ends.", None)
+    return chain((head,), chunks)
+
+
+def _head(chunks: Iterator[bytes], size: int) -> bytes:
+    """At least `size` bytes from the start of the stream (all of it if shorter)."""
+    parts: list[bytes] = []
+    got = 0
+    for chunk in chunks:
+        parts.append(chunk)
+        got += len(chunk)
+        if got >= size:
+            break
+    return b"".join(parts)

@@ -1,0 +1,70 @@
+"""File-wide rules checked line by line: unique custom_id, allowed deployments, what fits."""
+
+from __future__ import annotations
+
+from shared.intake.model import Problem, Request
+from shared.intake.options import IntakeOptions
+
+
+class Checker:
+    """File-wide rules: unique custom_id, allowed deployments, what fits in a batch."""
+
+    def __init__(self, options: IntakeOptions | None = None) -> None:
+        options = options or IntakeOptions()
+        self._allowed = options.allowed_deployments
+        self._max_bytes = options.max_bytes
+        self._max_tokens = options.max_tokens
+        self._seen: dict[str, int] = {}
+
+    def check(self, request: Request) -> Problem | None:
+        first = self._seen.setdefault(request.custom_id, request.line)
+        if first != request.line:
+            return _duplicate(request, first)
+        if self._allowed and request.deployment not in self._allowed and request.deployment:
+            return _not_allowed(request, self._allowed)
+        if len(request.body_json) + 6 * len(request.custom_id) + 80 > self._max_bytes:
+            if len(request.native()) + 1 > self._max_bytes:
+                return _too_large(request, self._max_bytes)
+        if self._max_tokens and request.tokens > self._max_tokens:
+            return _too_many_tokens(request, self._max_tokens)
+        return None
+
+
+def _duplicate(request: Request, first: int) -> Problem:
+    return Problem(
+        request.line,
+        "duplicate_custom_id",
+        f"Line {request.line}: custom_id {request.custom_id!r} already used "
+        f"on line {first}; each request needs its own.",
+        request.custom_id,
+    )
+
+
+def _not_allowed(request: Request, allowed: frozenset[str]) -> Problem:
+    return Problem(
+        request.line,
+        "deployment_not_allowed",
+        f"Line {request.line}: deployment {request.deployment!r} is not allowed here; "
+        f"use one of {', '.join(sorted(allowed))} (BATCH_ALLOWED_DEPLOYMENTS).",
+        request.custom_id,
+    )
+
+
+def _too_large(request: Request, limit: int) -> Problem:
+    return Problem(
+        request.line,
+        "too_large",
+        f"Line {request.line}: the request is larger than a whole batch file may be "
+        f"({limit:,} bytes, BATCH_MAX_BYTES).",
+        request.custom_id,
+    )
+
+
+def _too_many_tokens(request: Request, limit: int) -> Problem:
+    return Problem(
+        request.line,
+        "too_many_tokens",
+        f"Line {request.line}: the request alone is about {request.tokens:,} tokens, more "
+        f"than one batch may enqueue (BATCH_MAX_TOKENS = {limit:,}).",
+        request.custom_id,
+    )

@@ -1,0 +1,23 @@
+"""The last step of a finished job: delete its files at the service and its work files."""
+
+from __future__ import annotations
+
+import logging
+
+from shared.batches.cleanup import delete_part_files
+from shared.deps import Deps
+from shared.jobs.lease import release
+from shared.jobs.model import Job
+from shared.storage import blobs
+from shared.storage.names import work_prefix
+
+log = logging.getLogger(__name__)
+
+
+def cleanup(deps: Deps, job: Job) -> Job:
+    """Delete every file this job put at the service and its work files; then it is closed."""
+    for part in job.parts:
+        delete_part_files(deps.api, part)
+    removed = blobs.delete_prefix(deps.work, work_prefix(job.job_id))
+    log.info("job %s cleaned up (%d work files)", job.job_id, removed)
+    return deps.store.save(release(job.changed(cleaned=True)))

@@ -1,0 +1,135 @@
+"""The RECEIVED step: read and check the input blob, store the work files, or reject the file."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+from azure.storage.blob import ContentSettings
+
+from shared.deps import Deps
+from shared.intake import folder_settings
+from shared.intake.model import Intake, rejected
+from shared.intake.options import IntakeOptions
+from shared.intake.read import file_kind, read_input
+from shared.intake.workfiles import WorkFiles
+from shared.jobs.meta import JobMeta
+from shared.jobs.model import Job, JobStatus, Part
+from shared.results.publish import Rejection, publish_rejection
+from shared.storage import blobs
+from shared.storage.blobs import StreamOf
+from shared.storage.names import JOB_META, WORK_INDEX, work_prefix
+
+log = logging.getLogger(__name__)
+
+
+def job_meta(intake: Intake) -> JobMeta:
+    """What the completion side needs to know about the input (work file job.json)."""
+    return JobMeta(
+        format=intake.format,
+        input_columns=tuple(intake.input_columns),
+        endpoint=intake.endpoint,
+        json_schema=intake.json_schema,
+    )
+
+
+def prepare(deps: Deps, job: Job) -> Job:
+    """RECEIVED -> SUBMITTING (work files stored) or REJECTED (report written)."""
+    found = folder_settings.find(lambda path: _read_settings(deps, job, path), job.name)
+    if isinstance(found, list):
+        return _reject(deps, job, rejected(found))
+    options = _options(deps, found)
+    with tempfile.TemporaryDirectory(prefix="batchdrop-") as tmp:
+        work = WorkFiles(Path(tmp))
+        intake = _read(deps, job, work, options)
+        if intake is None:
+            return _gone(deps, job)
+        if not intake.ok:
+            return _reject(deps, job, intake)
+        _store(deps, job, work, intake)
+    parts = tuple(Part(p.index, p.deployment, p.url, p.count) for p in intake.parts)
+    log.info("job %s: %d request(s) in %d part(s)", job.job_id, intake.total, len(parts))
+    return deps.store.save(
+        job.moved_to(
+            JobStatus.SUBMITTING, parts=parts, total=intake.total, warnings=tuple(intake.warnings)
+        )
+    )
+
+
+def _options(deps: Deps, settings: folder_settings.FolderSettings) -> IntakeOptions:
+    s = deps.settings
+    return IntakeOptions(
+        default_deployment=s.default_deployment,
+        max_requests=s.max_requests,
+        max_bytes=s.max_bytes,
+        max_tokens=s.max_tokens,
+        allowed_deployments=s.allowed_deployments,
+        settings=settings,
+    )
+
+
+def _read(deps: Deps, job: Job, work: WorkFiles, options: IntakeOptions) -> Intake | None:
+    """Stream the blob version through intake into the work files; None if it is gone."""
+    try:
+        chunks = blobs.read_chunks(deps.blobs, job.container, job.name, job.etag)
+        return read_input(chunks, work, file_kind(job.name), options)
+    except (ResourceModifiedError, ResourceNotFoundError):
+        return None
+    finally:
+        work.close()
+
+
+def _store(deps: Deps, job: Job, work: WorkFiles, intake: Intake) -> None:
+    """Upload the parts, the request index (rebuilt from them as it goes) and job.json."""
+    prefix = work_prefix(job.job_id)
+    for path in work.part_files():
+        blobs.upload_file(deps.work, prefix + path.name, path)
+    deps.work.upload_blob(
+        prefix + WORK_INDEX,
+        StreamOf(work.index_lines()),
+        overwrite=True,
+        max_concurrency=2,
+        content_settings=ContentSettings(content_type=blobs.CONTENT_TYPES[".jsonl"]),
+    )
+    deps.work.upload_blob(prefix + JOB_META, job_meta(intake).to_json(), overwrite=True)
+
+
+def _read_settings(deps: Deps, job: Job, path: str) -> bytes | None:
+    """One candidate _job.json; past the size cap only its start (the parser says too big)."""
+    client = deps.blobs.get_blob_client(job.container, path)
+    try:
+        too_big = client.get_blob_properties().size > folder_settings.MAX_BYTES
+        length = folder_settings.MAX_BYTES + 1 if too_big else None  # a range fails on empty blobs
+        data = client.download_blob(offset=0 if too_big else None, length=length).readall()
+    except ResourceNotFoundError:
+        return None
+    log.info("job %s: job settings from %s", job.job_id, path)
+    return bytes(data)
+
+
+def _gone(deps: Deps, job: Job) -> Job:
+    log.warning("job %s: input changed or deleted before it was read", job.job_id)
+    reason = (
+        "The input blob changed or was deleted before it could be read; "
+        "a newer version, if any, is processed as its own job."
+    )
+    return deps.store.save(job.moved_to(JobStatus.FAILED, last_error=reason, cleaned=True))
+
+
+def _reject(deps: Deps, job: Job, intake: Intake) -> Job:
+    log.info("job %s rejected: %d problem(s)", job.job_id, intake.problem_count)
+    problems = [p.to_dict() for p in intake.problems]
+    rejection = Rejection(problems, intake.problem_count, intake.total, intake.warnings)
+    publish_rejection(deps, job, rejection)
+    first = intake.problems[0].message if intake.problems else ""
+    return deps.store.save(
+        job.moved_to(
+            JobStatus.REJECTED,
+            total=intake.total,
+            cleaned=True,
+            warnings=tuple(intake.warnings),
+            last_error=f"{intake.problem_count} problem(s); first: {first}",
+        )
+    )

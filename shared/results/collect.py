@@ -1,0 +1,38 @@
+"""Collecting: once a batch ends, its output and error files are copied to work storage and
+deleted at the service, so the merge can run again (byte-identical) and the files go at once."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from shared.batches.cleanup import delete_part_files
+from shared.crash import crashpoint
+from shared.deps import Deps
+from shared.jobs.model import Job, Part
+from shared.storage import blobs
+from shared.storage.names import collected_file, work_prefix
+
+KINDS = ("out", "err")
+
+
+def collect(deps: Deps, job: Job) -> Job:
+    """Copy the files of every ended, not yet collected part."""
+    for part in job.parts:
+        if part.done and not part.collected:
+            job = _collect_part(deps, job, part)
+    return job
+
+
+def _collect_part(deps: Deps, job: Job, part: Part) -> Job:
+    with tempfile.TemporaryDirectory(prefix="batchdrop-") as tmp:
+        for kind, file_id in zip(KINDS, (part.output_file_id, part.error_file_id), strict=True):
+            if file_id:
+                path = Path(tmp) / collected_file(kind, part.index)
+                deps.api.download(file_id, path)
+                blobs.upload_file(deps.work, work_prefix(job.job_id) + path.name, path)
+    crashpoint("after_output_collected")
+    job = deps.store.save(job.with_part(replace(part, collected=True)))
+    delete_part_files(deps.api, part)
+    return job

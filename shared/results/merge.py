@@ -1,0 +1,149 @@
+"""The merge: join requests with answers and errors by custom_id, in input order, in one pass
+that writes results.jsonl, errors.jsonl, results.csv and the retry file. Pure, streaming."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from shared.jobs.model import Part
+from shared.results.outcomes import Outcomes
+from shared.results.results_csv import CsvSpec, CsvWriter
+from shared.results.retry import RETRY_FILE, Attempts, retryable
+from shared.results.tally import Tally
+from shared.storage.names import ERRORS, RESULTS, RESULTS_CSV
+
+WRITE_BUFFER = 1 << 20
+
+
+def merged_results(
+    records: Iterable[dict[str, Any]],
+    outcomes: Outcomes,
+    parts: dict[int, Part],
+    attempts: Attempts,
+) -> Iterator[dict[str, Any]]:
+    """One result per work-index record, in the index's (input) order: each request's latest
+    attempt, its answer or error, or why the service returned nothing for it."""
+    take, attempts_of = outcomes.take, attempts.of  # looked up once: once per request adds up
+    for record in records:
+        custom_id = record["custom_id"]
+        tries, last = attempts_of(custom_id, record["part"])
+        yield _result(record, take(custom_id, last), parts[last], tries)
+
+
+def _result(
+    record: dict[str, Any], line: dict[str, Any] | None, part: Part, tries: int
+) -> dict[str, Any]:
+    response, error = _answer(line) if line is not None else (None, missing_error(part))
+    result = {
+        "custom_id": record["custom_id"],
+        "line": record["line"],
+        "status": "succeeded" if error is None else "failed",
+        "request": record["request"],
+        "response": response,
+        "error": error,
+        "attempts": tries,
+    }
+    if "input" in record:
+        result["input"] = record["input"]
+    return result
+
+
+def _answer(line: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
+    """(response body, error) from one output or error line of the service."""
+    response = line.get("response") or {}
+    status = response.get("status_code")
+    body = response.get("body")
+    if line.get("error"):
+        return body, _error(line["error"], status)
+    if isinstance(status, int) and 200 <= status < 300:
+        return body, None
+    detail = body.get("error") if isinstance(body, dict) else None
+    return body, _error(detail or {}, status)
+
+
+def _error(detail: Any, status: object) -> dict[str, Any]:
+    detail = detail if isinstance(detail, dict) else {"message": str(detail)}
+    code = detail.get("code") or (f"http_{status}" if status is not None else "error")
+    message = detail.get("message") or f"The service answered with status {status}."
+    return {"code": str(code), "message": str(message), "status_code": status}
+
+
+def missing_error(part: Part) -> dict[str, Any]:
+    """Why a request has no line in either file: the batch's fate says."""
+    if part.remote_status == "failed":
+        first = part.errors[0] if part.errors else {}
+        return {
+            "code": first.get("code", "batch_failed"),
+            "message": first.get("message", "The service rejected the batch."),
+            "status_code": first.get("status_code"),
+        }
+    if part.remote_status in ("expired", "cancelled"):
+        return {
+            "code": f"batch_{part.remote_status}",
+            "message": f"The batch was {part.remote_status} before this request ran.",
+            "status_code": None,
+        }
+    return {
+        "code": "missing_from_output",
+        "message": "The service returned no result for this request.",
+        "status_code": None,
+    }
+
+
+def _index_lines(path: Path) -> Iterator[bytes]:
+    """Non-blank lines of the work index, line ends kept (the JSON parser skips them)."""
+    with path.open("rb") as stream:
+        for raw in stream:
+            if not raw.isspace():
+                yield raw
+
+
+@dataclass
+class MergeFiles:
+    """One pass over the work index: results.jsonl, errors.jsonl, results.csv (when the job
+    has one) and retry.jsonl (requests to send again), all written to `folder` as it goes."""
+
+    folder: Path
+    max_attempts: int
+    csv_spec: CsvSpec | None = None
+    tally: Tally = field(default_factory=Tally)
+    retry_count: int = 0
+    expired_left: bool = False
+
+    def run(
+        self, index: Path, outcomes: Outcomes, parts: dict[int, Part], attempts: Attempts
+    ) -> None:
+        csv = CsvWriter.open(self.folder / RESULTS_CSV, self.csv_spec)
+        with (
+            self._open(RESULTS) as results,
+            self._open(ERRORS) as errors,
+            self._open(RETRY_FILE) as retry,
+        ):
+            records = map(orjson.loads, _index_lines(index))
+            write, tally = results.write, self.tally.add
+            for row in merged_results(records, outcomes, parts, attempts):
+                line = orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE)
+                write(line)
+                if self.csv_spec is not None:
+                    csv.write(row)
+                if row["status"] != "succeeded":
+                    errors.write(line)
+                    self._failed(row, retry)
+                tally(row)
+        csv.close()
+
+    def _open(self, name: str) -> BinaryIO:
+        return (self.folder / name).open("wb", buffering=WRITE_BUFFER)
+
+    def _failed(self, row: dict[str, Any], retry: BinaryIO) -> None:
+        if retryable(row) and row["attempts"] < self.max_attempts:
+            self.retry_count += 1
+            record = {k: row[k] for k in ("line", "custom_id", "request")}
+            retry.write(orjson.dumps(record) + b"\n")
+        elif (row["error"] or {}).get("code") == "batch_expired":
+            self.expired_left = True

@@ -1,0 +1,121 @@
+"""Writing a job's outputs to its output folder: one commit per file, summary.json last."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from shared.crash import crashpoint
+from shared.deps import Deps
+from shared.jobs.model import Job, outcome
+from shared.results.merge import MergeFiles
+from shared.results.outcomes import Outcomes
+from shared.results.summary import iso, summary, summary_bytes
+from shared.storage.blobs import upload_file
+from shared.storage.names import ERRORS, RESULTS, RESULTS_CSV, SUMMARY, output_prefix
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a file was refused: its problems as errors.jsonl lines, and the counts."""
+
+    problems: list[dict[str, Any]]
+    problem_count: int
+    total: int
+    warnings: list[str]
+
+
+def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    with path.open("wb") as out:
+        for row in rows:
+            out.write(orjson.dumps(row))
+            out.write(b"\n")
+
+
+def publish(deps: Deps, job: Job, files: dict[str, Path], summary_doc: dict[str, Any]) -> None:
+    """Upload the outputs, summary.json last so its presence means the rest is complete."""
+    prefix = output_prefix(job.name)
+    for name, path in files.items():
+        upload_file(deps.output, f"{prefix}/{name}", path)
+    summary_path = next(iter(files.values())).with_name(SUMMARY)
+    summary_path.write_bytes(summary_bytes(summary_doc))
+    upload_file(deps.output, f"{prefix}/{SUMMARY}", summary_path)
+
+
+def publish_rejection(deps: Deps, job: Job, rejection: Rejection) -> None:
+    """A rejected file's report: errors.jsonl (one line per problem) and summary.json."""
+    listed = len(rejection.problems)
+    more = rejection.problem_count - listed
+    errors = [
+        {
+            "code": "invalid_input",
+            "message": f"{rejection.problem_count} problem(s) in the file; nothing was submitted. "
+            "errors.jsonl lists each with its line; fix them and upload the file again."
+            + (f" Only the first {listed} are listed." if more else ""),
+        }
+    ]
+    doc = summary(
+        job,
+        "rejected",
+        {"total": rejection.total, "succeeded": 0, "failed": 0},
+        warnings=rejection.warnings,
+        errors=errors,
+    )
+    with tempfile.TemporaryDirectory(prefix="batchdrop-") as tmp:
+        path = Path(tmp) / ERRORS
+        write_jsonl(path, rejection.problems)
+        publish(deps, job, {ERRORS: path}, doc)
+
+
+def publish_outcome(deps: Deps, job: Job, run: MergeFiles, outcomes: Outcomes) -> Job:
+    """Write the outputs of a finished merge and move the job to its final state."""
+    status = outcome(job.parts, run.expired_left)
+    tally = run.tally
+    counts = {"total": tally.total, "succeeded": tally.succeeded, "failed": tally.failed}
+    doc = summary(
+        job,
+        status.value,
+        counts,
+        usage=tally.usage,
+        completed_at=_ended(job),
+        errors=_errors(job, outcomes),
+    )
+    names = (RESULTS, ERRORS, RESULTS_CSV)
+    files = {name: run.folder / name for name in names if (run.folder / name).exists()}
+    publish(deps, job, files, doc)
+    crashpoint("after_outputs_written")
+    log.info(
+        "job %s %s: %d succeeded, %d failed",
+        job.job_id,
+        status.value,
+        tally.succeeded,
+        tally.failed,
+    )
+    return deps.store.save(job.moved_to(status, succeeded=tally.succeeded, failed=tally.failed))
+
+
+def _ended(job: Job) -> str | None:
+    ends = [p.ended_at for p in job.parts if p.ended_at]
+    return iso(max(ends)) if ends else None
+
+
+def _errors(job: Job, outcomes: Outcomes) -> list[dict[str, Any]]:
+    """Batch-level reasons and anything odd in the service's files: reported, never merged."""
+    errors = [dict(e, batch=p.batch_id) for p in job.parts for e in p.errors]
+    errors += [{"code": "output_anomaly", "message": m} for m in outcomes.anomalies]
+    errors += [
+        {
+            "code": "unknown_custom_id",
+            "message": f"The service returned custom_id {cid!r}, which is not in the input.",
+        }
+        for cid in sorted(outcomes.lines)
+    ]
+    return errors

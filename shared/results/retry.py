@@ -1,0 +1,93 @@
+"""Retry: which failed requests are sent again (the policy), how many times each was tried
+(attempts), and the follow-up round that sends them in new parts."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from shared.batches.batchfile import native_line
+from shared.batches.split import Splitter
+from shared.deps import Deps
+from shared.jobs.lease import release
+from shared.jobs.model import Job, JobStatus, Part
+from shared.storage import blobs
+from shared.storage.names import part_file, work_prefix
+
+log = logging.getLogger(__name__)
+
+RETRY_FILE = "retry.jsonl"  # local only: the merge's list of requests to send again
+
+# Per-line failures worth another try: throttling, server errors, timeouts (status 0), and
+# requests an expired batch never ran or the service silently dropped. Not 400s, not content
+# filters, not a batch the service refused, not a user's cancel.
+RETRY_STATUS = frozenset({0, 408, 429, 500, 502, 503, 504})
+RETRY_CODES = frozenset(
+    {"batch_expired", "missing_from_output", "timeout", "rate_limit_exceeded", "server_error"}
+)
+
+
+def retryable(result: dict[str, Any]) -> bool:
+    error = result.get("error")
+    if result["status"] == "succeeded" or not isinstance(error, dict):
+        return False
+    code = str(error.get("code", "")).lower()
+    return error.get("status_code") in RETRY_STATUS or code in RETRY_CODES
+
+
+@dataclass
+class Attempts:
+    """Which parts each request was sent in: its first part (from the index) plus retries."""
+
+    retried_in: dict[str, list[int]] = field(default_factory=dict)
+
+    def add_retry_part(self, custom_ids: Iterable[str], part: int) -> None:
+        for custom_id in custom_ids:
+            self.retried_in.setdefault(custom_id, []).append(part)
+
+    def of(self, custom_id: str, first_part: int) -> tuple[int, int]:
+        """(number of attempts, the part of the latest attempt)."""
+        later = self.retried_in.get(custom_id)
+        return (1 + len(later), later[-1]) if later else (1, first_part)
+
+
+def read_lines(path: Path) -> Iterator[bytes]:
+    """Non-blank lines of a local file, streamed."""
+    with path.open("rb") as stream:
+        for raw in stream:
+            raw = raw.rstrip(b"\r\n")
+            if raw:
+                yield raw
+
+
+def send_retries(deps: Deps, job: Job, folder: Path) -> Job:
+    """Send the retryable requests again in new parts; the poller takes it from there."""
+    s = deps.settings
+    splitter = Splitter(s.max_requests, s.max_bytes, first_index=len(job.parts))
+    urls = {p.deployment: p.url for p in job.parts}
+    files: dict[int, BinaryIO] = {}
+    for raw in read_lines(folder / RETRY_FILE):
+        row = orjson.loads(raw)
+        deployment = row["request"]["model"]
+        native = native_line(row["custom_id"], urls[deployment], row["request"])
+        plan = splitter.place(deployment, urls[deployment], _sized(len(native)), 0)
+        if plan.index not in files:
+            files[plan.index] = (folder / part_file(plan.index)).open("wb")
+        files[plan.index].write(native)
+    for out in files.values():
+        out.close()
+        blobs.upload_file(deps.work, work_prefix(job.job_id) + Path(out.name).name, Path(out.name))
+    round_ = max(p.round for p in job.parts) + 1
+    new = tuple(Part(p.index, p.deployment, p.url, p.count, round=round_) for p in splitter.parts)
+    count = sum(p.count for p in new)
+    log.info("job %s: retrying %d request(s) in %d batch(es)", job.job_id, count, len(new))
+    return deps.store.save(release(job.moved_to(JobStatus.SUBMITTING, parts=job.parts + new)))
+
+
+def _sized(size: int) -> Callable[[str], int]:
+    return lambda _url: size

@@ -1,0 +1,41 @@
+"""Smoke test of the benchmarks: they run and print their tables. No timing is asserted:
+benchmarks are measured by people (bench/README.md), not by the test suite."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_bench(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_merge_benchmark_runs_in_quick_mode() -> None:
+    out = run_bench("bench/bench_merge.py", "--quick", "--repeat", "1")
+    for heading in ("variant", "wall s", "peak MiB", "vs naive", "vs floor"):
+        assert heading in out
+    for variant in ("naive", "floor", "ours"):
+        assert f"  {variant} " in out
+    assert "10,000 requests" in out and "20,000 requests" in out
+
+
+def test_poll_benchmark_runs_with_a_few_jobs() -> None:
+    out = run_bench("bench/bench_poll.py", "--jobs", "40")
+    for heading in ("variant", "wall s", "per job ms", "vs naive"):
+        assert heading in out
+    for variant in ("naive", "calls only", "ours"):
+        assert f"  {variant} " in out
+    assert "40 seen" in out

@@ -1,0 +1,177 @@
+"""The submit and track steps against the Protocol fakes: intent, lookups, refusals, waits."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import httpx2
+import openai
+import pytest
+
+from shared.batches.active import advance_active
+from shared.batches.azure_openai import refused
+from shared.batches.service import QuotaExceeded, RemoteBatch
+from shared.config import Settings
+from shared.deps import Deps
+from shared.jobs.lease import claim
+from shared.jobs.model import Job, JobStatus, Part
+from tests.fakes import FakeApi, FakeStore, committed_then
+
+SETTINGS = Settings.from_env(
+    {
+        "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+        "AZURE_OPENAI_ENDPOINT": "http://127.0.0.1:9",
+        "BATCH_FILE_WAIT_SECONDS": "2",
+        "BATCH_STATUS_MIN_SECONDS": "0",
+        "BATCH_QUOTA_BACKOFF_SECONDS": "60",
+    }
+)
+
+
+class FakeQueue:
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def send_message(self, content: str) -> None:
+        self.sent.append(content)
+
+
+def setup(api: FakeApi, parts: int = 1) -> tuple[Deps, Job]:
+    store = FakeStore()
+    deps = Deps(SETTINGS, store, api, None, FakeQueue())  # type: ignore[arg-type]
+    job = Job.new("in", "f.jsonl", "e")
+    job = replace(
+        job,
+        status=JobStatus.SUBMITTING,
+        parts=tuple(
+            Part(
+                i, "dep", "/v1/chat/completions", 1, file_id=f"up-{i}", uploaded_at=int(time.time())
+            )
+            for i in range(parts)
+        ),
+    )
+    created = store.create(job)
+    assert created is not None
+    return deps, claim(store, created, 60) or created
+
+
+def status_error(cls: type[openai.APIStatusError], status: int, code: str, message: str):
+    request = httpx2.Request("POST", "http://x/openai/v1/batches")
+    response = httpx2.Response(status, request=request)
+    return cls(message, response=response, body={"code": code, "message": message})
+
+
+def test_a_file_still_running_is_waited_for_not_thrown_away():
+    api = FakeApi(file_statuses=["running", "processed"])
+    deps, job = setup(api)
+    job = advance_active(deps, job)
+    assert job.parts[0].batch_id and api.deleted == []
+    assert job.status == JobStatus.IN_PROGRESS
+
+
+def test_a_lost_create_answer_is_looked_up_next_time_not_repeated():
+    api = FakeApi(
+        create_errors=[
+            committed_then(openai.APITimeoutError(request=httpx2.Request("POST", "http://x")))
+        ]
+    )
+    deps, job = setup(api)
+    with pytest.raises(openai.APITimeoutError):
+        advance_active(deps, job)
+    stored = deps.store.get(job.job_id)
+    assert stored.parts[0].creating and stored.parts[0].batch_id is None
+    again = advance_active(deps, claim(deps.store, replace(stored, lease_until=None), 60) or stored)
+    assert [c for c, _ in api.calls].count("create_batch") == 1
+    assert again.parts[0].batch_id == next(iter(api.batches))
+
+
+def test_a_permanent_refusal_fails_the_part_with_the_service_message():
+    refusal = status_error(
+        openai.PermissionDeniedError,
+        403,
+        "PermissionDenied",
+        "The principal lacks batches/write on this resource.",
+    )
+    deps, job = setup(FakeApi(create_errors=[refused(refusal)]))
+    job = advance_active(deps, job)
+    part = job.parts[0]
+    assert part.remote_status == "failed" and part.errors[0]["status_code"] == 403
+    assert "lacks batches/write" in part.errors[0]["message"]
+    assert job.status == JobStatus.COMPLETING  # the lifecycle hands it to completion
+
+
+def test_quota_waits_back_off_and_the_clock_restarts_after_a_batch():
+    api = FakeApi(create_errors=[QuotaExceeded("full"), QuotaExceeded("full")])
+    deps, job = setup(api)
+    job = advance_active(deps, job)
+    first = job.parts[0]
+    assert job.status == JobStatus.WAITING and first.quota_tries == 1
+    assert first.wait_until - time.time() == pytest.approx(60, abs=2)
+    job = advance_active(deps, job.with_part(replace(first, wait_until=0)))
+    second = job.parts[0]
+    assert second.quota_tries == 2 and second.wait_until - time.time() == pytest.approx(120, abs=2)
+    assert second.waiting_since == first.waiting_since
+    job = advance_active(deps, job.with_part(replace(second, wait_until=0)))
+    assert job.parts[0].batch_id and job.parts[0].waiting_since is None
+
+
+def test_a_batch_refused_for_quota_after_validation_waits_and_frees_its_files():
+    api = FakeApi()
+    deps, job = setup(api)
+    job = advance_active(deps, job)
+    batch_id = job.parts[0].batch_id
+    api.batches[batch_id] = RemoteBatch(
+        batch_id,
+        "failed",
+        error_file_id="err-1",
+        errors=({"code": "token_limit_exceeded", "message": "full"},),
+    )
+    job = advance_active(deps, job)
+    part = job.parts[0]
+    assert job.status == JobStatus.WAITING and part.batch_id is None
+    assert part.remote_status is None and part.errors == () and "err-1" in api.deleted
+
+
+def test_cancel_requested_before_a_batch_exists_sends_nothing():
+    api = FakeApi(file_statuses=["pending"])
+    deps, job = setup(api, parts=2)
+    job = advance_active(deps, replace(job, cancel_requested=True))
+    assert [p.remote_status for p in job.parts] == ["cancelled", "cancelled"]
+    assert ("create_batch", "up-0") not in api.calls
+    assert job.status == JobStatus.COMPLETING
+
+
+def test_completion_of_a_job_held_elsewhere_asks_the_queue_to_retry():
+    from shared.completion import Busy, complete_job
+
+    deps, job = setup(FakeApi())
+    deps.store.save(replace(job, status=JobStatus.COMPLETING))
+    with pytest.raises(Busy):
+        complete_job(deps, job.job_id)
+
+
+def test_a_job_open_past_its_deadline_is_logged_for_the_alert(caplog):
+    import logging
+    from datetime import timedelta
+
+    from shared.jobs.model import ALERT
+    from shared.poll import _warn_if_stuck
+
+    deps, job = setup(FakeApi())
+    caplog.set_level(logging.ERROR)
+    _warn_if_stuck(deps, job)
+    assert ALERT not in caplog.text
+    old = replace(job, created_at=job.created_at - timedelta(hours=49), last_error="quota")
+    _warn_if_stuck(deps, old)
+    assert ALERT in caplog.text and job.job_id in caplog.text and "quota" in caplog.text
+
+
+def test_the_alert_rule_searches_for_the_word_the_app_logs():
+    from pathlib import Path
+
+    from shared.jobs.model import ALERT
+
+    bicep = (Path(__file__).resolve().parents[2] / "infra" / "app" / "monitoring.bicep").read_text()
+    assert "Microsoft.Insights/scheduledQueryRules" in bicep
+    assert f'message has "{ALERT}"' in bicep
