@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from shared.deps import Deps
 from shared.jobs.lease import run_leased
 from shared.jobs.model import Job, JobStatus
 from shared.lifecycle.cleanup import cleanup
 from shared.results.collect import collect
 from shared.results.complete import complete
+
+if TYPE_CHECKING:
+    from shared.deps import Deps
 
 log = logging.getLogger(__name__)
 

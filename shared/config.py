@@ -61,32 +61,34 @@ class StorageSettings:
 
 @dataclass(frozen=True)
 class Settings:
+    """Every setting, typed. Defaults live in DEFAULTS only: build this with from_env()."""
+
     storage: StorageSettings
     openai_endpoint: str
-    openai_api_version: str | None = None
-    openai_api_key: str | None = None
-    default_deployment: str | None = None
-    input_container: str = "batch-input"
-    output_container: str = "batch-output"
-    work_container: str = "batch-work"
-    jobs_table: str = "batchjobs"
-    completion_queue: str = "batch-completions"
-    poll_schedule: str = "0 */1 * * * *"
-    max_requests: int = 100_000
-    max_bytes: int = 200_000_000
-    max_attempts: int = 3
-    allowed_deployments: frozenset[str] = frozenset()
-    file_wait_seconds: float = 20.0
-    openai_timeout_seconds: float = 60.0
-    status_min_seconds: float = 55.0
-    quota_backoff_seconds: float = 300.0
-    quota_deadline_hours: float = 24.0
-    file_deadline_seconds: float = 1800.0
-    poll_concurrency: int = 16
-    poll_budget_seconds: float = 240.0
-    max_tokens: int = 0  # estimated input tokens per batch; 0: no limit
-    lease_seconds: float = 900.0
-    stuck_hours: float = 48.0
+    openai_api_version: str | None
+    openai_api_key: str | None
+    default_deployment: str | None
+    input_container: str
+    output_container: str
+    work_container: str
+    jobs_table: str
+    completion_queue: str
+    poll_schedule: str
+    max_requests: int
+    max_bytes: int
+    max_attempts: int
+    allowed_deployments: frozenset[str]
+    file_wait_seconds: float
+    openai_timeout_seconds: float
+    status_min_seconds: float
+    quota_backoff_seconds: float
+    quota_deadline_hours: float
+    file_deadline_seconds: float
+    poll_concurrency: int
+    poll_budget_seconds: float
+    max_tokens: int  # estimated input tokens per batch; 0: no limit
+    lease_seconds: float
+    stuck_hours: float
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -189,3 +191,8 @@ def _storage(env: Mapping[str, str]) -> StorageSettings:
         )
     client_id = env.get(f"{STORAGE}__clientId", "").strip() or None
     return StorageSettings(service_uris=uris, client_id=client_id)
+
+
+def default_int(name: str) -> int:
+    """A numeric setting's default, for code that has no Settings (pure readers, tests)."""
+    return int(DEFAULTS[name] or 0)

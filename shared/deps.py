@@ -8,8 +8,8 @@ from functools import cache
 from azure.storage.blob import BlobServiceClient, ContainerClient
 from azure.storage.queue import QueueClient
 
-from shared.batches.azure_openai import OpenAIBatchApi, make_client
-from shared.batches.service import BatchApi
+from shared.batches.azure_openai import OpenAIBatchService, make_client
+from shared.batches.service import BatchService
 from shared.config import Settings
 from shared.jobs.store import JobStore, TableJobStore
 from shared.storage import clients
@@ -19,7 +19,7 @@ from shared.storage import clients
 class Deps:
     settings: Settings
     store: JobStore
-    api: BatchApi
+    service: BatchService
     blobs: BlobServiceClient
     queue: QueueClient
 
@@ -32,12 +32,13 @@ class Deps:
         return self.blobs.get_container_client(self.settings.work_container)
 
     @classmethod
-    def from_settings(cls, settings: Settings, api: BatchApi | None = None) -> Deps:
+    def from_settings(cls, settings: Settings, service: BatchService | None = None) -> Deps:
         storage = settings.storage
         return cls(
             settings=settings,
             store=TableJobStore(clients.table_client(storage, settings.jobs_table)),
-            api=api or OpenAIBatchApi(make_client(settings), settings.openai_api_version),
+            service=service
+            or OpenAIBatchService(make_client(settings), settings.openai_api_version),
             blobs=clients.blob_service(storage),
             queue=clients.queue_client(storage, settings.completion_queue),
         )

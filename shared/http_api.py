@@ -1,14 +1,16 @@
-"""The HTTP API's use cases: list jobs, show one, cancel one. Never returns prompt text."""
+"""Entry points of the HTTP API: list jobs, show one, cancel one. Never returns prompt text."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.deps import Deps
 from shared.jobs.model import ACTIVE, Job
 from shared.jobs.store import Conflict
 from shared.storage.names import output_prefix
+
+if TYPE_CHECKING:
+    from shared.deps import Deps
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,6 @@ def cancel_job(deps: Deps, job_id: str) -> dict[str, Any] | None:
         raise ValueError(f"job {job_id} changed while cancelling; try again") from None
     for part in job.parts:
         if part.batch_id and not part.done:
-            deps.api.cancel_batch(part.batch_id)
+            deps.service.cancel_batch(part.batch_id)
             log.info("job %s: cancel requested for batch %s", job_id, part.batch_id)
     return job_view(job, deps.settings.output_container)

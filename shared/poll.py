@@ -9,11 +9,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from shared.deps import Deps
 from shared.intake.sweep import sweep_inputs
 from shared.jobs.model import ALERT, Job, utcnow
 from shared.lifecycle.advance import advance
+
+if TYPE_CHECKING:
+    from shared.deps import Deps
 
 log = logging.getLogger(__name__)
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from azure.core.exceptions import ResourceNotFoundError
 
-from shared.deps import Deps
 from shared.intake.receive import check_containers, is_input, record_job
 from shared.jobs.model import Job
 from shared.lifecycle.advance import advance
+
+if TYPE_CHECKING:
+    from shared.deps import Deps
 
 log = logging.getLogger(__name__)
 

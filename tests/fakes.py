@@ -1,13 +1,20 @@
-"""Hand-written fakes of the two Protocol seams (JobStore, BatchApi) for fast unit tests."""
+"""Hand-written fakes for fast unit tests: the two Protocol seams (JobStore, BatchService), and
+the few queue and container calls the app makes, in memory."""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
+
+from azure.core.exceptions import ResourceNotFoundError
 
 from shared.batches.service import RemoteBatch, RemoteFile
+from shared.config import Settings
+from shared.deps import Deps
 from shared.jobs.model import Job, renewed
 from shared.jobs.store import Conflict
 
@@ -53,8 +60,8 @@ class FakeStore:
 
 
 @dataclass
-class FakeApi:
-    """BatchApi whose answers a test scripts; it records every call."""
+class FakeService:
+    """BatchService whose answers a test scripts; it records every call."""
 
     file_statuses: list[str] = field(default_factory=lambda: ["processed"])
     create_errors: list[BaseException] = field(default_factory=list)
@@ -118,3 +125,93 @@ class _Commit(BaseException):
 def committed_then(error: BaseException) -> BaseException:
     """A create the service commits before the answer is lost with `error`."""
     return _Commit(error)
+
+
+class FakeQueue:
+    """The completion queue: remembers what was sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def send_message(self, content: str) -> None:
+        self.sent.append(content)
+
+
+@dataclass
+class _Blob:
+    name: str
+    etag: str
+    last_modified: datetime
+    size: int
+
+
+class _Download:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def readall(self) -> bytes:
+        return self.data
+
+    def readinto(self, stream: BinaryIO) -> int:
+        return stream.write(self.data)
+
+    def chunks(self) -> Iterator[bytes]:
+        yield self.data
+
+
+class FakeContainer:
+    """The few container calls the app makes (storage.blobs, the sweep), in memory."""
+
+    def __init__(self) -> None:
+        self.blobs: dict[str, bytes] = {}
+        self.stamps: dict[str, datetime] = {}
+        self.fail_downloads = False
+
+    def upload_blob(self, name: str, data: bytes | BinaryIO, **_options: object) -> None:
+        self.blobs[name] = data if isinstance(data, bytes) else data.read()
+        self.stamps[name] = datetime.now(UTC)
+
+    def download_blob(self, name: str, **_options: object) -> _Download:
+        if self.fail_downloads:
+            raise OSError("storage is down")
+        if name not in self.blobs:
+            raise ResourceNotFoundError(f"no blob {name}")
+        return _Download(self.blobs[name])
+
+    def list_blobs(self, name_starts_with: str = "") -> Iterator[_Blob]:
+        for name, data in sorted(self.blobs.items()):
+            if name.startswith(name_starts_with):
+                etag = f"etag-{hash(data) & 0xFFFF}"
+                yield _Blob(name, etag, self.stamps[name], len(data))
+
+    def delete_blob(self, name: str, **_options: object) -> None:
+        self.blobs.pop(name, None)
+
+
+class FakeBlobService:
+    """Containers by name, as BlobServiceClient hands them out."""
+
+    def __init__(self) -> None:
+        self.containers: dict[str, FakeContainer] = {}
+
+    def get_container_client(self, name: str) -> FakeContainer:
+        return self.containers.setdefault(name, FakeContainer())
+
+
+def make_deps(service: FakeService | None = None, **settings: str) -> Deps:
+    """Deps of fakes only, with test-friendly settings (names as in the environment)."""
+    env = {
+        "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+        "AZURE_OPENAI_ENDPOINT": "http://127.0.0.1:9",
+        "BATCH_FILE_WAIT_SECONDS": "0",
+        "BATCH_STATUS_MIN_SECONDS": "0",
+        "BATCH_QUOTA_BACKOFF_SECONDS": "60",
+        **settings,
+    }
+    return Deps(
+        Settings.from_env(env),
+        FakeStore(),
+        service or FakeService(),
+        FakeBlobService(),  # type: ignore[arg-type]
+        FakeQueue(),  # type: ignore[arg-type]
+    )

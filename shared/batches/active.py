@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from shared.batches.submit import submit_part
 from shared.batches.track import refresh_part
-from shared.deps import Deps
 from shared.jobs.model import Job, PartPhase, derived_status
+
+if TYPE_CHECKING:
+    from shared.deps import Deps
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +38,7 @@ def _cancel_unsent(deps: Deps, job: Job) -> Job:
     unsent = [p for p in job.parts if not p.done and not p.batch_id]
     for part in unsent:
         if part.file_id:
-            deps.api.delete_file(part.file_id)
+            deps.service.delete_file(part.file_id)
         job = job.with_part(replace(part, remote_status="cancelled", uploading=None))
     return deps.store.save(job) if unsent else job
 

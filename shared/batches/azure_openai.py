@@ -1,4 +1,4 @@
-"""BatchApi over the openai SDK: the v1 or dated API, a key or Entra ID; creates never retried
+"""BatchService over the openai SDK: the v1 or dated API, a key or Entra ID; creates never retried
 blindly (the SDK sends no idempotency key), reads with the SDK's back-off."""
 
 from __future__ import annotations
@@ -131,8 +131,8 @@ def _token_provider() -> Any:
     return get_bearer_token_provider(DefaultAzureCredential(), SCOPE)
 
 
-class OpenAIBatchApi:
-    """BatchApi over the openai SDK. Creates never retry blindly; reads use the SDK's backoff."""
+class OpenAIBatchService:
+    """BatchService over the openai SDK: creates never retried blindly, reads with back-off."""
 
     def __init__(self, client: openai.OpenAI, api_version: str | None = None) -> None:
         self.create_client = client.with_options(max_retries=0)

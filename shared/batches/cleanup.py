@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from shared.batches.service import BatchApi
+from shared.batches.service import BatchService
 from shared.jobs.model import Part
 
 
-def delete_part_files(api: BatchApi, part: Part) -> None:
+def delete_part_files(service: BatchService, part: Part) -> None:
     """The part's upload and the service's output and error files (already gone is fine)."""
     for file_id in (part.file_id, part.output_file_id, part.error_file_id):
         if file_id:
-            api.delete_file(file_id)
+            service.delete_file(file_id)

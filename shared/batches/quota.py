@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from shared.deps import Deps
 from shared.jobs.model import Part
+
+if TYPE_CHECKING:
+    from shared.deps import Deps
 
 MAX_QUOTA_BACKOFF = 3600
 

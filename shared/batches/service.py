@@ -49,7 +49,7 @@ class RemoteBatch:
     metadata: tuple[tuple[str, str], ...] = ()
 
 
-class BatchApi(Protocol):
+class BatchService(Protocol):
     def upload(self, filename: str, path: Path) -> RemoteFile: ...
 
     def find_file(self, filename: str) -> RemoteFile | None: ...

@@ -1,4 +1,4 @@
-"""The submission step: upload each part and create its batch, resumably."""
+"""Submitting one part: upload its file, then create its batch; resumable, never twice."""
 
 from __future__ import annotations
 
@@ -7,14 +7,17 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shared.batches.quota import quota_wait
 from shared.batches.service import FileLimitReached, QuotaExceeded, Refused
 from shared.crash import crashpoint
-from shared.deps import Deps
 from shared.jobs.model import Job, Part
 from shared.storage import blobs
 from shared.storage.names import part_file, upload_name, work_prefix
+
+if TYPE_CHECKING:
+    from shared.deps import Deps
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +63,11 @@ def _submit(deps: Deps, job: Job, part: Part) -> Job:
 
 def _create(deps: Deps, job: Job, part: Part) -> Job:
     metadata = _metadata(job, part)
-    batch = deps.api.find_batch(metadata) if part.creating else None
+    batch = deps.service.find_batch(metadata) if part.creating else None
     if batch is None:
         job = deps.store.save(job.with_part(replace(part, creating=True)))
         try:
-            batch = deps.api.create_batch(part.file_id or "", part.url, metadata)
+            batch = deps.service.create_batch(part.file_id or "", part.url, metadata)
             crashpoint("after_batch_create")
         except QuotaExceeded:
             log.warning("job %s part %d: token quota full; waiting", job.job_id, part.index)
@@ -84,7 +87,7 @@ def _file_unusable(deps: Deps, job: Job, part: Part, status: str | None) -> Part
     """An upload stuck in pending or turned error: upload once more, then fail the part."""
     log.warning("job %s part %d: uploaded file is %s", job.job_id, part.index, status)
     if part.file_id:
-        deps.api.delete_file(part.file_id)
+        deps.service.delete_file(part.file_id)
     if part.upload_tries < MAX_UPLOADS:
         return replace(part, file_id=None, uploaded_at=None)
     error = {
@@ -96,7 +99,7 @@ def _file_unusable(deps: Deps, job: Job, part: Part, status: str | None) -> Part
 
 
 def _upload(deps: Deps, job: Job, part: Part) -> Job:
-    uploaded = deps.api.find_file(part.uploading) if part.uploading else None
+    uploaded = deps.service.find_file(part.uploading) if part.uploading else None
     if uploaded is None:
         filename = upload_name(job.job_id, part.index, part.upload_tries + 1)
         part = replace(part, uploading=filename, upload_tries=part.upload_tries + 1)
@@ -105,7 +108,7 @@ def _upload(deps: Deps, job: Job, part: Part) -> Job:
             path = Path(tmp) / part_file(part.index)
             blobs.download_to(deps.work, work_prefix(job.job_id) + path.name, path)
             try:
-                uploaded = deps.api.upload(filename, path)
+                uploaded = deps.service.upload(filename, path)
             except FileLimitReached:
                 # Finished jobs free files as they are cleaned up: wait, as for token quota.
                 log.warning("job %s part %d: file limit reached; waiting", job.job_id, part.index)
@@ -122,7 +125,7 @@ def _wait_for_file(deps: Deps, file_id: str) -> str | None:
     """Wait briefly for the service to process the upload; the poller waits longer."""
     deadline = time.monotonic() + deps.settings.file_wait_seconds
     while True:
-        remote = deps.api.get_file(file_id)
+        remote = deps.service.get_file(file_id)
         status = remote.status if remote else None
         if status not in STILL_PROCESSING or time.monotonic() >= deadline:
             return status

@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.batches.quota import quota_wait
 from shared.batches.service import RemoteBatch
-from shared.deps import Deps
 from shared.jobs.model import ALERT, Job, Part, PartPhase, utcnow
 from shared.jobs.store import Conflict
+
+if TYPE_CHECKING:
+    from shared.deps import Deps
 
 log = logging.getLogger(__name__)
 
@@ -27,18 +29,18 @@ def refresh_part(deps: Deps, part: Part) -> Part:
     now = time.time()
     if _recent(deps, part, now):
         return part
-    seen = observed(part, deps.api.get_batch(part.batch_id or ""))
+    seen = observed(part, deps.service.get_batch(part.batch_id or ""))
     seen = replace(seen, checked_at=int(now))
     if seen.remote_status == "failed" and _quota_refused(seen):
         log.warning("batch %s refused for token quota after validation; waiting", part.batch_id)
         for file_id in (seen.output_file_id, seen.error_file_id):
             if file_id:  # the refused batch's files would be forgotten by the next try
-                deps.api.delete_file(file_id)
+                deps.service.delete_file(file_id)
         return quota_wait(deps, replace(seen, output_file_id=None, error_file_id=None))
     if seen.done and seen.file_id:
         # The input file is not needed once its batch ended: free the resource's file quota
         # now rather than when the whole job is merged.
-        deps.api.delete_file(seen.file_id)
+        deps.service.delete_file(seen.file_id)
     return seen
 
 
@@ -55,7 +57,7 @@ def save_progress(deps: Deps, job: Job) -> Job | None:
     for part in job.parts:
         if part.phase(now) != PartPhase.LIVE or _recent(deps, part, now):
             continue
-        seen = observed(part, deps.api.get_batch(part.batch_id or ""))
+        seen = observed(part, deps.service.get_batch(part.batch_id or ""))
         if seen.done:
             return None
         updated = updated.with_part(replace(seen, checked_at=int(now)))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.batches.batchfile import CHAT_URLS
-from shared.intake.folder_settings import FolderSettings
+
+if TYPE_CHECKING:
+    from shared.intake.folder_settings import FolderSettings
 
 CHAT_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 SYSTEM_ROLES = frozenset({"system", "developer"})

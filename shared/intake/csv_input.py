@@ -6,13 +6,16 @@ import csv
 import re
 from collections.abc import Iterable, Iterator
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.intake.lines import LongLine
-from shared.intake.model import Intake, Problem
-from shared.intake.options import MAX_LINE_BYTES, IntakeOptions
+from shared.intake.lines import MAX_LINE_BYTES, LongLine
+from shared.intake.model import Intake
+from shared.intake.problem import Problem
 from shared.intake.prompts import Item, Prompts
 from shared.intake.text import non_utf8, too_long
+
+if TYPE_CHECKING:
+    from shared.intake.options import IntakeOptions
 
 DELIMITERS = (",", ";", "\t")
 CR_SPLIT = re.compile(r"(?<=\r)")  # keeps each \r with the text before it, as csv expects

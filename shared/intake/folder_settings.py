@@ -10,8 +10,8 @@ from typing import Any
 
 import orjson
 
-from shared.intake.model import Problem
 from shared.intake.output_format import OutputFormat, strict_gap
+from shared.intake.problem import Problem
 from shared.intake.templates import Template, parse_template
 from shared.intake.text import colons, duplicate_key, non_utf8
 

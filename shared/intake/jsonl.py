@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from shared.intake.lines import LongLine
-from shared.intake.model import Intake, Problem, Request
+from shared.intake.model import Intake, Request
 from shared.intake.native import TOP_LEVEL, native_request, quick_chat, too_deep
-from shared.intake.options import IntakeOptions
+from shared.intake.problem import Problem
 from shared.intake.prompts import Prompts
 from shared.intake.text import duplicate_key, duplicate_problem, encode, json_problem, too_long
+
+if TYPE_CHECKING:
+    from shared.intake.options import IntakeOptions
 
 KIND_NAMES = {"native": "batch request (it has a body)", "prompt": "prompt line"}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+MAX_LINE_BYTES = 32 << 20  # longer lines are not read into memory; no request needs this much
 PIECE = 1 << 18
 
 

@@ -4,33 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from shared.batches.batchfile import CHAT_URLS, native_pieces, native_size
-from shared.batches.split import PartPlan
+from shared.intake.problem import Problem
+
+if TYPE_CHECKING:
+    from shared.batches.split import PartPlan
 
 URL_FOR = {"chat": "/v1/chat/completions", "responses": "/v1/responses"}
 MAX_PROBLEMS = 10_000  # a report longer than this helps nobody; the count says how many more
 CHARS_PER_TOKEN = 4  # the service estimates enqueued tokens from characters, roughly like this
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One reason the file cannot be submitted, with the line that has it."""
-
-    line: int | None
-    code: str
-    message: str
-    custom_id: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "line": self.line,
-            "custom_id": self.custom_id,
-            "error": {"code": self.code, "message": self.message},
-        }
 
 
 def endpoint_of(url: str) -> str:
@@ -176,3 +162,11 @@ def rejected(problems: Iterable[Problem], warnings: Iterable[str] = ()) -> Intak
     for problem in problems:
         intake.add_problem(problem)
     return intake
+
+
+class Sink:
+    """Where accepted requests go (the work files); a no-op base for validation-only runs."""
+
+    def add(self, request: Request, part: PartPlan) -> None:
+        """Receive one accepted request, in input order; its uploaded line is
+        request.native_pieces(part.url) (or request.native(part.url))."""

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.batches.batchfile import CHAT_URLS, KNOWN_URLS
 from shared.intake.bodies import body_problem, with_settings
-from shared.intake.model import Intake, Problem, Request
-from shared.intake.options import IntakeOptions
+from shared.intake.model import Intake, Request
+from shared.intake.problem import Problem
 from shared.intake.text import colons, duplicate_key, duplicate_problem, encode
+
+if TYPE_CHECKING:
+    from shared.intake.options import IntakeOptions
 
 TOP_LEVEL = frozenset({"custom_id", "method", "url", "body"})
 MAX_CUSTOM_ID = 512

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from shared.config import default_int
 from shared.intake.folder_settings import FolderSettings
+from shared.intake.lines import MAX_LINE_BYTES
 from shared.intake.model import URL_FOR
-
-MAX_LINE_BYTES = 32 << 20  # longer lines are not read into memory; no request needs this much
 
 
 @dataclass(frozen=True)
 class IntakeOptions:
+    """The app's defaults unless the caller (prepare, from Settings) says otherwise."""
+
     default_deployment: str | None = None
-    max_requests: int = 100_000
-    max_bytes: int = 200_000_000
-    max_tokens: int = 0  # estimated input tokens per batch; 0: no limit
+    max_requests: int = default_int("BATCH_MAX_REQUESTS")
+    max_bytes: int = default_int("BATCH_MAX_BYTES")
+    max_tokens: int = default_int("BATCH_MAX_TOKENS")  # estimated tokens per batch; 0: no limit
     allowed_deployments: frozenset[str] = frozenset()
     settings: FolderSettings = field(default_factory=FolderSettings)
 

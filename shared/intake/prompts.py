@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.intake.bodies import body_problem, prompt_body
-from shared.intake.model import Intake, Problem, Request
+from shared.intake.model import Intake, Request
 from shared.intake.native import checked_custom_id, too_deep
-from shared.intake.options import IntakeOptions
+from shared.intake.problem import Problem
 from shared.intake.text import encode
+
+if TYPE_CHECKING:
+    from shared.intake.options import IntakeOptions
 
 Item = Request | Problem
 

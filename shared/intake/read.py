@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from itertools import chain
+from typing import TYPE_CHECKING
 
-from shared.batches.split import PartPlan, Splitter
+from shared.batches.split import Splitter
 from shared.intake.csv_input import CsvReader
 from shared.intake.jsonl import JsonlReader
 from shared.intake.lines import iter_lines
-from shared.intake.model import Intake, Problem, Request, endpoint_of
-from shared.intake.options import IntakeOptions
+from shared.intake.model import Intake, Request, Sink, endpoint_of
+from shared.intake.problem import Problem
 from shared.intake.rules import Checker
 from shared.intake.text import SNIFF_BYTES, sniff
+
+if TYPE_CHECKING:
+    from shared.intake.options import IntakeOptions
 
 BOM = b"\xef\xbb\xbf"
 CSV_SUFFIXES = (".csv", ".tsv")
@@ -21,14 +25,6 @@ CSV_SUFFIXES = (".csv", ".tsv")
 def file_kind(name: str) -> str:
     """csv for .csv/.tsv names; everything else is read as JSON Lines (and sniffed first)."""
     return "csv" if name.lower().endswith(CSV_SUFFIXES) else "jsonl"
-
-
-class Sink:
-    """Where accepted requests go (the work files); a no-op base for validation-only runs."""
-
-    def add(self, request: Request, part: PartPlan) -> None:
-        """Receive one accepted request, in input order; its uploaded line is
-        request.native_pieces(part.url) (or request.native(part.url))."""
 
 
 def read_input(chunks: Iterable[bytes], sink: Sink, kind: str, options: IntakeOptions) -> Intake:

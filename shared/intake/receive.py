@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from shared.config import Settings, SettingsError
-from shared.deps import Deps
 from shared.jobs.model import Job
 from shared.storage.names import is_ignored
+
+if TYPE_CHECKING:
+    from shared.deps import Deps
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from shared.intake.model import Problem, Request
+from shared.intake.model import Request
 from shared.intake.options import IntakeOptions
+from shared.intake.problem import Problem
 
 
 class Checker:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import orjson
 from azure.core.exceptions import ResourceNotFoundError
 
-from shared.deps import Deps
 from shared.intake.receive import record_job
 from shared.storage.names import SWEEP_STATE, is_ignored
+
+if TYPE_CHECKING:
+    from shared.deps import Deps
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from shared.intake.lines import LongLine
-from shared.intake.model import Problem
+from shared.intake.problem import Problem
 
 SNIFF_BYTES = 4096
 # Magic numbers of the compressed and binary formats people upload by mistake.

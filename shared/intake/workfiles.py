@@ -9,8 +9,7 @@ from typing import BinaryIO
 
 from shared.batches.batchfile import NATIVE_HEAD
 from shared.batches.split import PartPlan
-from shared.intake.model import INDEX_HEAD, Request
-from shared.intake.read import Sink
+from shared.intake.model import INDEX_HEAD, Request, Sink
 from shared.storage.names import part_file
 
 ORDER = "order.txt"  # local only: "<line> <part>[ <input JSON>]" per request, in input order

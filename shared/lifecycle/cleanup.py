@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from shared.batches.cleanup import delete_part_files
-from shared.deps import Deps
 from shared.jobs.lease import release
 from shared.jobs.model import Job
 from shared.storage import blobs
 from shared.storage.names import work_prefix
+
+if TYPE_CHECKING:
+    from shared.deps import Deps
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +20,7 @@ log = logging.getLogger(__name__)
 def cleanup(deps: Deps, job: Job) -> Job:
     """Delete every file this job put at the service and its work files; then it is closed."""
     for part in job.parts:
-        delete_part_files(deps.api, part)
+        delete_part_files(deps.service, part)
     removed = blobs.delete_prefix(deps.work, work_prefix(job.job_id))
     log.info("job %s cleaned up (%d work files)", job.job_id, removed)
     return deps.store.save(release(job.changed(cleaned=True)))

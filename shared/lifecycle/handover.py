@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import orjson
 
-from shared.deps import Deps
 from shared.jobs.lease import release
 from shared.jobs.model import Job, JobStatus, utcnow
+
+if TYPE_CHECKING:
+    from shared.deps import Deps
 
 log = logging.getLogger(__name__)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.storage.blob import ContentSettings
 
-from shared.deps import Deps
 from shared.intake import folder_settings
 from shared.intake.model import Intake, rejected
 from shared.intake.options import IntakeOptions
@@ -21,6 +21,9 @@ from shared.results.publish import Rejection, publish_rejection
 from shared.storage import blobs
 from shared.storage.blobs import StreamOf
 from shared.storage.names import JOB_META, WORK_INDEX, work_prefix
+
+if TYPE_CHECKING:
+    from shared.deps import Deps
 
 log = logging.getLogger(__name__)
 

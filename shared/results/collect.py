@@ -6,13 +6,16 @@ from __future__ import annotations
 import tempfile
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shared.batches.cleanup import delete_part_files
 from shared.crash import crashpoint
-from shared.deps import Deps
 from shared.jobs.model import Job, Part
 from shared.storage import blobs
 from shared.storage.names import collected_file, work_prefix
+
+if TYPE_CHECKING:
+    from shared.deps import Deps
 
 KINDS = ("out", "err")
 
@@ -30,9 +33,9 @@ def _collect_part(deps: Deps, job: Job, part: Part) -> Job:
         for kind, file_id in zip(KINDS, (part.output_file_id, part.error_file_id), strict=True):
             if file_id:
                 path = Path(tmp) / collected_file(kind, part.index)
-                deps.api.download(file_id, path)
+                deps.service.download(file_id, path)
                 blobs.upload_file(deps.work, work_prefix(job.job_id) + path.name, path)
     crashpoint("after_output_collected")
     job = deps.store.save(job.with_part(replace(part, collected=True)))
-    delete_part_files(deps.api, part)
+    delete_part_files(deps.service, part)
     return job

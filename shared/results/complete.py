@@ -8,12 +8,11 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from azure.core.exceptions import ResourceNotFoundError
 
-from shared.deps import Deps
 from shared.jobs.meta import JobMeta
 from shared.jobs.model import Job
 from shared.results.merge import MergeFiles
@@ -23,6 +22,9 @@ from shared.results.results_csv import csv_spec
 from shared.results.retry import Attempts, read_lines, send_retries
 from shared.storage import blobs
 from shared.storage.names import JOB_META, WORK_INDEX, collected_file, part_file, work_prefix
+
+if TYPE_CHECKING:
+    from shared.deps import Deps
 
 log = logging.getLogger(__name__)
 

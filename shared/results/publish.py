@@ -7,18 +7,20 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from shared.crash import crashpoint
-from shared.deps import Deps
 from shared.jobs.model import Job, outcome
 from shared.results.merge import MergeFiles
 from shared.results.outcomes import Outcomes
 from shared.results.summary import iso, summary, summary_bytes
 from shared.storage.blobs import upload_file
 from shared.storage.names import ERRORS, RESULTS, RESULTS_CSV, SUMMARY, output_prefix
+
+if TYPE_CHECKING:
+    from shared.deps import Deps
 
 log = logging.getLogger(__name__)
 

@@ -7,17 +7,19 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
 from shared.batches.batchfile import native_line
 from shared.batches.split import Splitter
-from shared.deps import Deps
 from shared.jobs.lease import release
 from shared.jobs.model import Job, JobStatus, Part
 from shared.storage import blobs
 from shared.storage.names import part_file, work_prefix
+
+if TYPE_CHECKING:
+    from shared.deps import Deps
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from shared.batches.azure_openai import OpenAIBatchApi, make_client
+from shared.batches.azure_openai import OpenAIBatchService, make_client
 from shared.config import Settings
 
 IDENTITY_HEADER = "local-identity-header"
@@ -68,7 +68,7 @@ def test_no_key_means_a_managed_identity_token(identity_endpoint, emulator, tmp_
         env["AZURE_OPENAI_API_VERSION"] = api_version
     settings = Settings.from_env(env)
     assert settings.openai_api_key is None
-    api = OpenAIBatchApi(make_client(settings), settings.openai_api_version)
+    api = OpenAIBatchService(make_client(settings), settings.openai_api_version)
     path = tmp_path / "one.jsonl"
     path.write_text(
         '{"custom_id": "a", "method": "POST", "url": "/chat/completions", '

@@ -12,34 +12,15 @@ import pytest
 from shared.batches.active import advance_active
 from shared.batches.azure_openai import refused
 from shared.batches.service import QuotaExceeded, RemoteBatch
-from shared.config import Settings
 from shared.deps import Deps
 from shared.jobs.lease import claim
 from shared.jobs.model import Job, JobStatus, Part
-from tests.fakes import FakeApi, FakeStore, committed_then
-
-SETTINGS = Settings.from_env(
-    {
-        "AzureWebJobsStorage": "UseDevelopmentStorage=true",
-        "AZURE_OPENAI_ENDPOINT": "http://127.0.0.1:9",
-        "BATCH_FILE_WAIT_SECONDS": "2",
-        "BATCH_STATUS_MIN_SECONDS": "0",
-        "BATCH_QUOTA_BACKOFF_SECONDS": "60",
-    }
-)
+from tests.fakes import FakeService, committed_then, make_deps
 
 
-class FakeQueue:
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    def send_message(self, content: str) -> None:
-        self.sent.append(content)
-
-
-def setup(api: FakeApi, parts: int = 1) -> tuple[Deps, Job]:
-    store = FakeStore()
-    deps = Deps(SETTINGS, store, api, None, FakeQueue())  # type: ignore[arg-type]
+def setup(api: FakeService, parts: int = 1) -> tuple[Deps, Job]:
+    deps = make_deps(api, BATCH_FILE_WAIT_SECONDS="2")
+    store = deps.store
     job = Job.new("in", "f.jsonl", "e")
     job = replace(
         job,
@@ -63,7 +44,7 @@ def status_error(cls: type[openai.APIStatusError], status: int, code: str, messa
 
 
 def test_a_file_still_running_is_waited_for_not_thrown_away():
-    api = FakeApi(file_statuses=["running", "processed"])
+    api = FakeService(file_statuses=["running", "processed"])
     deps, job = setup(api)
     job = advance_active(deps, job)
     assert job.parts[0].batch_id and api.deleted == []
@@ -71,7 +52,7 @@ def test_a_file_still_running_is_waited_for_not_thrown_away():
 
 
 def test_a_lost_create_answer_is_looked_up_next_time_not_repeated():
-    api = FakeApi(
+    api = FakeService(
         create_errors=[
             committed_then(openai.APITimeoutError(request=httpx2.Request("POST", "http://x")))
         ]
@@ -93,7 +74,7 @@ def test_a_permanent_refusal_fails_the_part_with_the_service_message():
         "PermissionDenied",
         "The principal lacks batches/write on this resource.",
     )
-    deps, job = setup(FakeApi(create_errors=[refused(refusal)]))
+    deps, job = setup(FakeService(create_errors=[refused(refusal)]))
     job = advance_active(deps, job)
     part = job.parts[0]
     assert part.remote_status == "failed" and part.errors[0]["status_code"] == 403
@@ -102,7 +83,7 @@ def test_a_permanent_refusal_fails_the_part_with_the_service_message():
 
 
 def test_quota_waits_back_off_and_the_clock_restarts_after_a_batch():
-    api = FakeApi(create_errors=[QuotaExceeded("full"), QuotaExceeded("full")])
+    api = FakeService(create_errors=[QuotaExceeded("full"), QuotaExceeded("full")])
     deps, job = setup(api)
     job = advance_active(deps, job)
     first = job.parts[0]
@@ -117,7 +98,7 @@ def test_quota_waits_back_off_and_the_clock_restarts_after_a_batch():
 
 
 def test_a_batch_refused_for_quota_after_validation_waits_and_frees_its_files():
-    api = FakeApi()
+    api = FakeService()
     deps, job = setup(api)
     job = advance_active(deps, job)
     batch_id = job.parts[0].batch_id
@@ -134,37 +115,12 @@ def test_a_batch_refused_for_quota_after_validation_waits_and_frees_its_files():
 
 
 def test_cancel_requested_before_a_batch_exists_sends_nothing():
-    api = FakeApi(file_statuses=["pending"])
+    api = FakeService(file_statuses=["pending"])
     deps, job = setup(api, parts=2)
     job = advance_active(deps, replace(job, cancel_requested=True))
     assert [p.remote_status for p in job.parts] == ["cancelled", "cancelled"]
     assert ("create_batch", "up-0") not in api.calls
     assert job.status == JobStatus.COMPLETING
-
-
-def test_completion_of_a_job_held_elsewhere_asks_the_queue_to_retry():
-    from shared.completion import Busy, complete_job
-
-    deps, job = setup(FakeApi())
-    deps.store.save(replace(job, status=JobStatus.COMPLETING))
-    with pytest.raises(Busy):
-        complete_job(deps, job.job_id)
-
-
-def test_a_job_open_past_its_deadline_is_logged_for_the_alert(caplog):
-    import logging
-    from datetime import timedelta
-
-    from shared.jobs.model import ALERT
-    from shared.poll import _warn_if_stuck
-
-    deps, job = setup(FakeApi())
-    caplog.set_level(logging.ERROR)
-    _warn_if_stuck(deps, job)
-    assert ALERT not in caplog.text
-    old = replace(job, created_at=job.created_at - timedelta(hours=49), last_error="quota")
-    _warn_if_stuck(deps, old)
-    assert ALERT in caplog.text and job.job_id in caplog.text and "quota" in caplog.text
 
 
 def test_the_alert_rule_searches_for_the_word_the_app_logs():
