@@ -1,7 +1,8 @@
 """Test doubles for the azd hooks: the infra-checks venv, a fake `az` and a way to run a hook.
 
 The fake `az` is a real executable on the PATH. It answers each command it was given canned JSON
-for (keyed by the command line without --query, --output and --subscription), applies the
+for (keyed by the command line without --query, --output, --subscription, --url and --body; the
+longest answered prefix wins), applies the
 script's own --query with the jmespath library (the one the Azure CLI uses) and prints json or tsv
 the way knack, the CLI's output layer, does. So the hooks' JMESPath queries and their parsing of
 tsv are exercised for real; only Azure is canned. Every call is logged for the tests to read.
@@ -28,7 +29,7 @@ FAKE_AZ = r"""
 import json, os, sys
 import jmespath
 
-OPTIONS_WITH_VALUE = {"--query", "--output", "-o", "--subscription"}
+OPTIONS_WITH_VALUE = {"--query", "--output", "-o", "--subscription", "--url", "--body"}
 
 
 def split(argv):
@@ -62,6 +63,8 @@ def tsv_row(row):
 
 
 def render(data, output):
+    if output == "none":
+        return ""
     if output == "json":
         return json.dumps(data, indent=2) + "\n"
     if data is None:
@@ -70,14 +73,29 @@ def render(data, output):
     return "".join(tsv_row(row) + "\n" for row in rows)
 
 
+# Parameter files (@path) as they were when az read them: the hooks delete them after.
+def files(argv):
+    found = {}
+    for arg in argv:
+        if arg.startswith("@") and os.path.isfile(arg[1:]):
+            found[arg] = open(arg[1:]).read()
+    return found
+
+
+# The answer for the longest answered command the call starts with.
+def find(answers, command):
+    keys = [k for k in answers if command == k or command.startswith(k + " ")]
+    return answers[max(keys, key=len)] if keys else None
+
+
 command, options = split(sys.argv[1:])
+call = {"command": command, "options": options, "argv": sys.argv[1:], "files": files(sys.argv[1:])}
 with open(os.environ["FAKE_AZ_LOG"], "a") as log:
-    log.write(json.dumps({"command": command, "options": options, "argv": sys.argv[1:]}) + "\n")
-answers = json.load(open(os.environ["FAKE_AZ_ANSWERS"]))
-if command not in answers:
+    log.write(json.dumps(call) + "\n")
+answer = find(json.load(open(os.environ["FAKE_AZ_ANSWERS"])), command)
+if answer is None:
     sys.stderr.write("fake az: no answer for: " + command + "\n")
     sys.exit(2)
-answer = answers[command]
 if answer.get("exit", 0):
     sys.stderr.write(answer.get("stderr", "ERROR"))
     sys.exit(answer["exit"])
