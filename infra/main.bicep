@@ -155,7 +155,7 @@ var deployerPrincipalId = grantDeployerDataRoles ? principalId : ''
 // gap between the app's character-based estimate and the service's own count.
 var enqueuedTokensPerCapacityUnit = 1000
 var batchTokenSharePercent = 90
-var batchMaxTokens = openAiDeploymentCapacity * enqueuedTokensPerCapacityUnit * batchTokenSharePercent / 100
+var batchMaxTokens = (openAiDeploymentCapacity * enqueuedTokensPerCapacityUnit * batchTokenSharePercent) / 100
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: empty(resourceGroupName) ? '${abbrs.resourcesResourceGroups}${environmentName}' : resourceGroupName
@@ -317,7 +317,6 @@ output AZURE_OPENAI_ENDPOINT string = openAi.outputs.endpoint
 output AZURE_OPENAI_DEPLOYMENT string = openAi.outputs.deploymentName
 output AZURE_OPENAI_ROLE_DEFINITION_ID string = rbac.outputs.openAiRoleDefinitionId
 output AZURE_ALERTS_ACTION_GROUP_ID string = alerts.outputs.actionGroupId
-output BATCH_MAX_TOKENS string = string(batchMaxTokens)
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
 output BATCH_INPUT_CONTAINER string = inputContainerName
 output BATCH_OUTPUT_CONTAINER string = outputContainerName

@@ -285,7 +285,8 @@ def test_postprovision_turns_dynamic_quota_on_the_documented_way(az: FakeAz) -> 
     patch, get = rest_calls(az)
     assert patch["command"] == "rest --method patch"
     assert patch["options"]["--url"] == DEPLOYMENT_URL
-    assert json.loads(patch["options"]["--body"]) == {"properties": {"dynamicThrottlingEnabled": True}}
+    body = json.loads(patch["options"]["--body"])
+    assert body == {"properties": {"dynamicThrottlingEnabled": True}}
     assert get["options"]["--url"] == DEPLOYMENT_URL
     assert "Dynamic quota is on for gpt-5-4-mini-batch." in run.stdout
 
@@ -311,4 +312,3 @@ def test_postprovision_can_be_turned_off(az: FakeAz) -> None:
     run = run_hook("postprovision.sh", az, {**PROVISION_ENV, "AZURE_OPENAI_DYNAMIC_QUOTA": "false"})
     assert run.returncode == 0
     assert az.calls() == []
-
