@@ -819,6 +819,25 @@ def test_azure_yaml_deploys_one_function_and_runs_the_hook(parsed: dict[str, Any
         assert os.access(SCRIPTS / f"{name}.sh", os.X_OK), f"chmod +x scripts/{name}.sh"
 
 
+def shell_settings(text: str) -> set[str]:
+    return set(re.findall(r"\b((?:AZURE|BATCH|BATCHDROP)_[A-Z0-9_]+)\b", text))
+
+
+@pytest.mark.parametrize("hook", ["preprovision", "postprovision", "postdeploy"])
+def test_powershell_twins_read_the_same_settings_and_ask_azure_the_same(hook: str) -> None:
+    """pwsh cannot be installed where the tests run, so the .ps1 twins are kept in step by review;
+    this catches the drift a review misses: a setting or an Azure call only one of them has."""
+    sh = (SCRIPTS / f"{hook}.sh").read_text()
+    ps1 = (SCRIPTS / f"{hook}.ps1").read_text()
+    assert shell_settings(sh) == shell_settings(ps1)
+    calls = re.compile(
+        r"\b(cognitiveservices [a-z -]+? (?:list|show)|functionapp [a-z-]+(?: list)?|"
+        r"deployment group create|rest --method \w+|account show)\b"
+    )
+    assert set(calls.findall(sh)) == set(calls.findall(ps1)), hook
+    assert calls.findall(sh), hook
+
+
 def test_hooks_deploy_the_subscription_template_without_echoing_the_key() -> None:
     for script in ("postdeploy.sh", "postdeploy.ps1"):
         text = (SCRIPTS / script).read_text()
