@@ -1,6 +1,8 @@
 // batchdrop: everything `azd up` deploys, keyless. Resource names are an abbreviation plus a
-// token unique to the subscription, environment and region. The Event Grid subscription for the
-// blob trigger is created after code deploy by scripts/postdeploy.*, see infra/hooks/.
+// token unique to the subscription, environment and region. scripts/preprovision.* check model,
+// SKU and quota before anything is created; scripts/postprovision.* turn on dynamic quota; the
+// Event Grid subscription for the blob trigger is created after code deploy by
+// scripts/postdeploy.* (infra/hooks/), which then call the app's health endpoint.
 targetScope = 'subscription'
 
 @minLength(1)
@@ -20,7 +22,7 @@ param location string
 @description('Optional. Region of the Azure OpenAI account when the model\'s batch deployment is not offered in `location`; empty uses `location`.')
 param openAiLocation string = ''
 
-@description('Optional. Object id of the deploying user or pipeline; it gets the data roles for local debugging. Empty grants nothing.')
+@description('Optional. Object id of the deploying user or pipeline; with grantDeployerDataRoles it gets the data roles for local debugging.')
 param principalId string = ''
 
 @description('Optional. Kind of principal principalId is.')
@@ -31,18 +33,20 @@ param principalId string = ''
 ])
 param principalType string = 'User'
 
-@description('Optional. Grant principalId the storage and Azure OpenAI data roles.')
-param grantDeployerDataRoles bool = true
+@description('Optional. Grant principalId the storage and Azure OpenAI data roles (for debugging against the deployed resources); off by default, so only the app\'s identity can touch the data.')
+param grantDeployerDataRoles bool = false
 
 @description('Optional. Resource group name; empty derives it from the environment name.')
 param resourceGroupName string = ''
 
-@description('Optional. Python version of the function app.')
+@description('Optional. Python version of the function app (Flex Consumption runtime python 3.13).')
 @allowed([
-  '3.11'
-  '3.12'
+  '3.13'
 ])
-param pythonVersion string = '3.11'
+param pythonVersion string = '3.13'
+
+@description('Optional. Zone-redundant Flex Consumption plan and zone-redundant (ZRS) storage. Only in regions that offer zone-redundant Flex Consumption; the plan then keeps at least two always-ready instances, which are billed.')
+param zoneRedundant bool = false
 
 @description('Optional. Memory of each function app instance in MB.')
 @allowed([
@@ -73,12 +77,9 @@ param openAiModelName string = 'gpt-5.4-mini'
 @description('Optional. Model version to deploy.')
 param openAiModelVersion string = '2026-03-17'
 
-@description('Optional. Capacity of the batch deployment (enqueued-token quota units); must fit the subscription\'s quota.')
+@description('Optional. Capacity of the batch deployment: its enqueued-token limit in thousands of tokens (10000 = 10M input tokens enqueued at once over all open jobs). Must fit the subscription\'s batch quota for the model in the region (the preprovision hook checks); BATCH_MAX_TOKENS is derived from it.')
 @minValue(1)
-param openAiDeploymentCapacity int = 50
-
-@description('Optional. Turn dynamic quota on for the deployment, as Microsoft recommends for batch.')
-param openAiDynamicQuota bool = true
+param openAiDeploymentCapacity int = 10000
 
 @description('Optional. Public network access of the Azure OpenAI account.')
 @allowed([
@@ -95,6 +96,12 @@ param useCustomOpenAiRole bool = true
 
 @description('Optional. Container users drop input files into.')
 param inputContainerName string = 'batch-input'
+
+@description('Optional. Container Event Grid writes blob events to that it could not deliver to the app.')
+param deadLetterContainerName string = 'eventgrid-deadletter'
+
+@description('Optional. E-mail address that receives every alert (through the action group); empty leaves the group without receivers.')
+param alertEmail string = ''
 
 @description('Optional. Container results go to.')
 param outputContainerName string = 'batch-output'
@@ -142,6 +149,13 @@ var functionAppName = '${abbrs.webSitesFunctions}${resourceToken}'
 var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
 var openAiAccountLocation = empty(openAiLocation) ? location : openAiLocation
 var deployerPrincipalId = grantDeployerDataRoles ? principalId : ''
+// One capacity unit of a GlobalBatch or DataZoneBatch deployment is 1,000 enqueued tokens (batch
+// quota is counted in enqueued input tokens, deployment capacity in thousands). A batch larger than
+// the whole limit could never be accepted, so files are split below it; the 10% margin covers the
+// gap between the app's character-based estimate and the service's own count.
+var enqueuedTokensPerCapacityUnit = 1000
+var batchTokenSharePercent = 90
+var batchMaxTokens = (openAiDeploymentCapacity * enqueuedTokensPerCapacityUnit * batchTokenSharePercent) / 100
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: empty(resourceGroupName) ? '${abbrs.resourcesResourceGroups}${environmentName}' : resourceGroupName
@@ -166,6 +180,9 @@ module storage 'app/storage.bicep' = {
     name: '${abbrs.storageStorageAccounts}${resourceToken}'
     location: location
     tags: tags
+    skuName: zoneRedundant ? 'Standard_ZRS' : 'Standard_LRS'
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId
+    deadLetterContainerName: deadLetterContainerName
     inputContainerName: inputContainerName
     outputContainerName: outputContainerName
     workContainerName: workContainerName
@@ -202,7 +219,7 @@ module openAi 'app/openai.bicep' = {
     modelName: openAiModelName
     modelVersion: openAiModelVersion
     capacity: openAiDeploymentCapacity
-    dynamicQuota: openAiDynamicQuota
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId
   }
 }
 
@@ -216,6 +233,7 @@ module functionApp 'app/function.bicep' = {
     tags: tags
     serviceName: serviceName
     pythonVersion: pythonVersion
+    zoneRedundant: zoneRedundant
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
     identityId: identity.outputs.id
@@ -236,6 +254,7 @@ module functionApp 'app/function.bicep' = {
     completionQueueName: completionQueueName
     pollSchedule: pollSchedule
     maxAttempts: string(maxAttempts)
+    maxTokens: string(batchMaxTokens)
     allowedDeployments: allowedDeployments
   }
 }
@@ -248,6 +267,24 @@ module eventGrid 'app/eventgrid.bicep' = {
     location: location
     tags: tags
     storageAccountId: storage.outputs.id
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId
+  }
+}
+
+module alerts 'app/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    namePrefix: monitoring.outputs.applicationInsightsName
+    location: location
+    tags: tags
+    alertEmail: alertEmail
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId
+    storageAccountName: storage.outputs.name
+    blobTriggerPoisonQueueName: storage.outputs.blobTriggerPoisonQueueName
+    completionPoisonQueueName: storage.outputs.completionPoisonQueueName
+    systemTopicId: eventGrid.outputs.id
   }
 }
 
@@ -259,7 +296,8 @@ module rbac 'app/rbac.bicep' = {
     openAiAccountName: openAi.outputs.name
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     appPrincipalId: identity.outputs.principalId
-    openAiPrincipalId: openAi.outputs.principalId
+    eventGridPrincipalId: eventGrid.outputs.principalId
+    deadLetterContainerName: storage.outputs.deadLetterContainerName
     userPrincipalId: deployerPrincipalId
     userPrincipalType: principalType
     useCustomOpenAiRole: useCustomOpenAiRole
@@ -273,10 +311,12 @@ output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output AZURE_FUNCTION_APP_HOSTNAME string = functionApp.outputs.defaultHostName
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_EVENTGRID_SYSTEM_TOPIC_NAME string = eventGrid.outputs.name
+output AZURE_EVENTGRID_DEADLETTER_CONTAINER string = storage.outputs.deadLetterContainerName
 output AZURE_OPENAI_ACCOUNT_NAME string = openAi.outputs.name
 output AZURE_OPENAI_ENDPOINT string = openAi.outputs.endpoint
 output AZURE_OPENAI_DEPLOYMENT string = openAi.outputs.deploymentName
 output AZURE_OPENAI_ROLE_DEFINITION_ID string = rbac.outputs.openAiRoleDefinitionId
+output AZURE_ALERTS_ACTION_GROUP_ID string = alerts.outputs.actionGroupId
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
 output BATCH_INPUT_CONTAINER string = inputContainerName
 output BATCH_OUTPUT_CONTAINER string = outputContainerName

@@ -17,12 +17,14 @@ param tags object = {}
 @description('Required. azd service name from azure.yaml.')
 param serviceName string
 
-@description('Optional. Python version of the Functions worker.')
+@description('Optional. Python version of the Flex Consumption runtime (functionAppConfig.runtime); the app is built for 3.13.')
 @allowed([
-  '3.11'
-  '3.12'
+  '3.13'
 ])
-param pythonVersion string = '3.11'
+param pythonVersion string = '3.13'
+
+@description('Optional. Spread the plan\'s instances over availability zones (only in regions that offer zone-redundant Flex Consumption; keeps at least two always-ready instances, which are billed).')
+param zoneRedundant bool = false
 
 @description('Optional. Memory of each instance in MB.')
 @allowed([
@@ -147,8 +149,9 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
     tier: 'FlexConsumption'
   }
   properties: {
-    //checkov:skip=CKV_AZURE_225: zone redundancy on Flex Consumption exists only in some regions and fails the deployment elsewhere; enable zoneRedundant on the plan where your region supports it.
+    //checkov:skip=CKV_AZURE_225: zone redundancy is the zoneRedundant parameter: only some regions offer it on Flex Consumption (az functionapp list-flexconsumption-locations --zone-redundant=true) and it bills two always-ready instances, so it is off by default.
     reserved: true
+    zoneRedundant: zoneRedundant
   }
 }
 
@@ -171,6 +174,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     //checkov:skip=CKV_AZURE_222: Event Grid delivers blob events to the app's public webhook and users call the HTTP API; every function requires a key (function auth level, blobs_extension system key).
     publicNetworkAccess: 'Enabled'
     //checkov:skip=CKV_AZURE_17: Event Grid webhook delivery cannot present a client certificate; the HTTP API authenticates with function keys.
+    //checkov:skip=CKV_AZURE_78: Flex Consumption rejects siteConfig.ftpsState ("site configuration properties (Site.SiteConfig.FtpsState, ...) for Flex Consumption sites is invalid", ARM error 51021); it has no FTP deployment, and the ftp basicPublishingCredentialsPolicies resource below sets allow: false.
     clientCertEnabled: false
     siteConfig: {
       // Every setting shared/config.py reads, plus the identity-based host storage connection.
@@ -309,7 +313,8 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           value: stuckHours
         }
       ]
-      ftpsState: 'Disabled'
+      // No ftpsState: Flex Consumption rejects siteConfig.ftpsState (ARM error 51021, see the
+      // skip of CKV_AZURE_78 above); FTP is off through the ftp publishing-credentials policy.
       http20Enabled: true
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'

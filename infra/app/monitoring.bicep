@@ -1,5 +1,6 @@
 // Log Analytics and workspace-based Application Insights, both with local (key) auth off:
-// telemetry is accepted only from callers with an Entra ID token.
+// telemetry is accepted only from callers with an Entra ID token. Diagnostic settings of the other
+// resources send their logs and metrics to this workspace; alert rules live in alerts.bicep.
 
 @description('Required. Log Analytics workspace name.')
 param logAnalyticsName string
@@ -52,42 +53,5 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
 
 output applicationInsightsId string = appInsights.id
 output applicationInsightsName string = appInsights.name
+output logAnalyticsId string = workspace.id
 output logAnalyticsName string = workspace.name
-
-@description('Optional. Create the alert rule that fires when the app logs BATCHDROP_ALERT (a job stuck past BATCH_STUCK_HOURS, or a batch that vanished at the service).')
-param createAlertRule bool = true
-
-// I3: a job stuck past its deadline, or a batch that disappeared, must reach a person. The app
-// writes such log lines with the word BATCHDROP_ALERT; this rule counts them. Attach an action
-// group in the portal (or with `az monitor scheduled-query update`) to be emailed or paged.
-resource stuckJobsAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = if (createAlertRule) {
-  name: '${applicationInsightsName}-stuck-jobs'
-  location: location
-  tags: tags
-  properties: {
-    displayName: 'batchdrop: a job needs attention'
-    description: 'The app logged BATCHDROP_ALERT: a job stuck past BATCH_STUCK_HOURS, or a batch that disappeared at Azure OpenAI. The log line names the job.'
-    severity: 2
-    enabled: true
-    scopes: [
-      appInsights.id
-    ]
-    evaluationFrequency: 'PT15M'
-    windowSize: 'PT15M'
-    autoMitigate: true
-    criteria: {
-      allOf: [
-        {
-          query: 'traces | where message has "BATCHDROP_ALERT"'
-          timeAggregation: 'Count'
-          operator: 'GreaterThan'
-          threshold: 0
-          failingPeriods: {
-            numberOfEvaluationPeriods: 1
-            minFailingPeriodsToAlert: 1
-          }
-        }
-      ]
-    }
-  }
-}

@@ -1,4 +1,7 @@
-// The Azure OpenAI account (Entra ID only) and its Global-Batch model deployment.
+// The Azure OpenAI account (Entra ID only), its Global-Batch model deployment and the account's
+// diagnostic settings. Dynamic quota is not set here: `dynamicThrottlingEnabled` is read-only in
+// every deployments API version from 2023-10-01-preview on, so scripts/postprovision.* turn it on
+// the way Microsoft documents it (az rest PATCH, "Azure OpenAI Dynamic quota").
 
 @description('Required. Account name; also its custom subdomain, which batch needs.')
 param name string
@@ -32,12 +35,12 @@ param modelName string
 @description('Required. Model version, e.g. 2026-03-17.')
 param modelVersion string
 
-@description('Required. Deployment capacity in the units the quota page shows for batch (enqueued tokens); must fit your quota.')
+@description('Required. Deployment capacity: for GlobalBatch and DataZoneBatch, the enqueued-token limit in thousands of tokens (1 = 1,000 tokens of input enqueued at once over all open jobs); must fit the subscription\'s batch quota for the model in the region.')
 @minValue(1)
 param capacity int
 
-@description('Optional. Dynamic quota, which Microsoft recommends for batch deployments.')
-param dynamicQuota bool = true
+@description('Required. Resource id of the Log Analytics workspace that receives the account\'s logs and metrics.')
+param logAnalyticsWorkspaceId string
 
 resource account 'Microsoft.CognitiveServices/accounts@2024-10-01' = {
   name: name
@@ -50,6 +53,8 @@ resource account 'Microsoft.CognitiveServices/accounts@2024-10-01' = {
   identity: {
     type: 'SystemAssigned'
   }
+  // The account's identity holds no role: batchdrop uploads files through the files API, it does
+  // not use batch with Azure Blob Storage (input_blob), which is what would need blob access.
   properties: {
     customSubDomainName: name
     disableLocalAuth: true
@@ -72,14 +77,44 @@ resource deployment 'Microsoft.CognitiveServices/accounts/deployments@2024-10-01
       version: modelVersion
     }
     versionUpgradeOption: 'OnceCurrentVersionExpired'
-    // The ARM schema marks this read-only, yet it is what the portal's "dynamic quota" switch sets.
-    #disable-next-line BCP073
-    dynamicThrottlingEnabled: dynamicQuota
+  }
+}
+
+// Audit, request/response (metadata, no prompts) and trace logs plus every metric, so 401/403s,
+// throttling and batch calls can be traced in the workspace next to the app's own telemetry.
+resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: account
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        category: 'Audit'
+        enabled: true
+      }
+      {
+        category: 'RequestResponse'
+        enabled: true
+      }
+      {
+        category: 'Trace'
+        enabled: true
+      }
+      {
+        category: 'AzureOpenAIRequestUsage'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
   }
 }
 
 output id string = account.id
 output name string = account.name
 output endpoint string = account.properties.endpoint
-output principalId string = account.identity.principalId
 output deploymentName string = deployment.name

@@ -1,5 +1,6 @@
 // Every role assignment of the deployment, from one role map, each scoped to one resource.
-// Only data-plane roles: no Owner, Contributor or key-listing role anywhere.
+// Only data-plane roles: no Owner, Contributor or key-listing role anywhere. The Azure OpenAI
+// account's identity gets none: nothing of batchdrop makes the service read or write storage.
 
 @description('Required. Storage account that holds host storage, inputs, outputs and the job table.')
 param storageAccountName string
@@ -13,8 +14,11 @@ param applicationInsightsName string
 @description('Required. Principal id of the function app\'s user-assigned identity.')
 param appPrincipalId string
 
-@description('Required. Principal id of the Azure OpenAI account\'s system-assigned identity.')
-param openAiPrincipalId string
+@description('Required. Principal id of the Event Grid system topic\'s identity, which dead-letters events.')
+param eventGridPrincipalId string
+
+@description('Required. Container Event Grid dead-letters undeliverable events to.')
+param deadLetterContainerName string
 
 @description('Optional. Object id of the deploying user or pipeline; empty grants nothing.')
 param userPrincipalId string = ''
@@ -60,9 +64,14 @@ var appStorageAssignments = [
     principalType: 'ServicePrincipal'
     roleId: roles.storageTableDataContributor
   }
-  // Batch jobs that read input from and write output to blob storage run as the account.
+]
+
+// Event Grid writes undeliverable events as blobs with its topic's identity ("Add managed
+// identity to a role on Azure Event Grid destination": Storage Blob Data Contributor for blob
+// storage); the role is on the dead-letter container only, not on the account's other data.
+var deadLetterAssignments = [
   {
-    principalId: openAiPrincipalId
+    principalId: eventGridPrincipalId
     principalType: 'ServicePrincipal'
     roleId: roles.storageBlobDataContributor
   }
@@ -118,6 +127,16 @@ resource storageAccount 'Microsoft.Storage/storageAccounts@2023-05-01' existing 
   name: storageAccountName
 }
 
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' existing = {
+  parent: storageAccount
+  name: 'default'
+}
+
+resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
+  parent: blobService
+  name: deadLetterContainerName
+}
+
 resource openAiAccount 'Microsoft.CognitiveServices/accounts@2024-10-01' existing = {
   name: openAiAccountName
 }
@@ -126,13 +145,19 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
 }
 
-// Exactly the data actions batch processing uses: upload, read and delete files; create,
-// read and cancel batches. Nothing else (no inference, no deployments, no keys).
+// The data actions of the files and batches calls the app makes, and nothing else (no inference,
+// no deployments, no keys). Microsoft documents the batch set in "Role-based access control for
+// Microsoft Foundry" (permissions for batch inferencing: batch-jobs/read, batches/read,
+// batches/delete, batches/cancel/action); "Authentication and authorization in Microsoft Foundry"
+// denies batch creation by excluding batch-jobs/write, so creating a batch checks batch-jobs/write.
+// Which of batches/read and batch-jobs/read a v1 GET /batches checks is not documented, and a
+// missing action is a 403 only Azure shows: both are granted. files/* are the files API's actions
+// ("Azure permissions for AI + machine learning": upload, read, delete files).
 resource openAiBatchRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (useCustomOpenAiRole) {
   name: openAiBatchRoleName
   properties: {
     roleName: 'batchdrop Azure OpenAI batch (${uniqueString(resourceGroup().id)})'
-    description: 'Upload, read and delete Azure OpenAI files and create, read and cancel batch jobs; nothing else.'
+    description: 'Upload, read and delete Azure OpenAI files and create, read, list and cancel batch jobs; nothing else.'
     type: 'CustomRole'
     assignableScopes: [
       resourceGroup().id
@@ -145,8 +170,10 @@ resource openAiBatchRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = 
           'Microsoft.CognitiveServices/accounts/OpenAI/files/read'
           'Microsoft.CognitiveServices/accounts/OpenAI/files/write'
           'Microsoft.CognitiveServices/accounts/OpenAI/files/delete'
+          'Microsoft.CognitiveServices/accounts/OpenAI/batch-jobs/read'
           'Microsoft.CognitiveServices/accounts/OpenAI/batch-jobs/write'
           'Microsoft.CognitiveServices/accounts/OpenAI/batches/read'
+          'Microsoft.CognitiveServices/accounts/OpenAI/batches/delete'
           'Microsoft.CognitiveServices/accounts/OpenAI/batches/cancel/action'
         ]
         notDataActions: []
@@ -159,6 +186,18 @@ resource storageRoleAssignments 'Microsoft.Authorization/roleAssignments@2022-04
   for a in storageAssignments: {
     name: guid(storageAccount.id, a.principalId, a.roleId)
     scope: storageAccount
+    properties: {
+      principalId: a.principalId
+      principalType: a.principalType
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', a.roleId)
+    }
+  }
+]
+
+resource deadLetterRoleAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for a in deadLetterAssignments: {
+    name: guid(deadLetterContainer.id, a.principalId, a.roleId)
+    scope: deadLetterContainer
     properties: {
       principalId: a.principalId
       principalType: a.principalType

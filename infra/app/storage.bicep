@@ -1,5 +1,6 @@
-// The storage account: Functions host storage, the app's containers, queue and table, and the
-// Flex Consumption deployment container. Entra ID only: shared keys are off.
+// The storage account: Functions host storage, the app's containers, queues and table, the Flex
+// Consumption deployment container and the Event Grid dead-letter container, with blob, queue and
+// table logs and metrics sent to Log Analytics. Entra ID only: shared keys are off.
 
 @description('Required. Storage account name (3-24 lowercase letters and digits).')
 param name string
@@ -28,6 +29,12 @@ param jobsTableName string
 @description('Required. Queue that hands finished batches to the completion function.')
 param completionQueueName string
 
+@description('Required. Container Event Grid writes undeliverable blob events to.')
+param deadLetterContainerName string
+
+@description('Required. Resource id of the Log Analytics workspace that receives blob, queue and table logs and metrics.')
+param logAnalyticsWorkspaceId string
+
 @description('Optional. Days after which result blobs are deleted; 0 keeps them forever.')
 @minValue(0)
 param outputRetentionDays int = 30
@@ -36,7 +43,7 @@ param outputRetentionDays int = 30
 @minValue(0)
 param workRetentionDays int = 30
 
-@description('Optional. Redundancy of the account. LRS is offered in every region; choose ZRS or GZRS where the region has availability zones.')
+@description('Optional. Redundancy of the account. LRS is offered in every region; ZRS (or GZRS) where the region has availability zones, and with a zone-redundant Flex Consumption plan.')
 @allowed([
   'Standard_LRS'
   'Standard_ZRS'
@@ -50,8 +57,34 @@ param skuName string = 'Standard_LRS'
 @maxValue(365)
 param softDeleteRetentionDays int = 7
 
-// The host moves a blob-trigger message here after five failed attempts.
+// The host moves a blob-trigger message here after five failed attempts, and a completion message
+// to <queue>-poison after five failed dequeues; created here so the alert has something to watch
+// from the start and the portal shows them before anything failed.
 var poisonQueueName = 'webjobs-blobtrigger-poison'
+var completionPoisonQueueName = '${completionQueueName}-poison'
+
+// Resource logs of each storage service and its transaction metrics (Microsoft Learn, "Supported
+// logs for Microsoft.Storage/storageAccounts/blobServices" and its queue and table twins).
+var storageLogs = [
+  {
+    category: 'StorageRead'
+    enabled: true
+  }
+  {
+    category: 'StorageWrite'
+    enabled: true
+  }
+  {
+    category: 'StorageDelete'
+    enabled: true
+  }
+]
+var storageMetrics = [
+  {
+    category: 'Transaction'
+    enabled: true
+  }
+]
 
 var outputRule = {
   enabled: true
@@ -107,7 +140,7 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   tags: tags
   kind: 'StorageV2'
   sku: {
-    //checkov:skip=CKV_AZURE_206: redundancy is the skuName parameter; its default, LRS, is the one offered in every Flex Consumption region, and results can be recomputed from the inputs.
+    //checkov:skip=CKV_AZURE_206: redundancy is the skuName parameter, set from main.bicep's zoneRedundant (ZRS with a zone-redundant plan); its default, LRS, is offered in every Flex Consumption region, and results can be recomputed from the inputs.
     name: skuName
   }
   properties: {
@@ -200,6 +233,16 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   }
 }
 
+// Event Grid writes events it could not deliver here (the subscription's deadLetterDestination),
+// with the system topic's identity, which holds a role on this container only.
+resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: deadLetterContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
 resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
   parent: account
   name: 'default'
@@ -213,6 +256,11 @@ resource completionQueue 'Microsoft.Storage/storageAccounts/queueServices/queues
 resource poisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
   parent: queueService
   name: poisonQueueName
+}
+
+resource completionPoisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: completionPoisonQueueName
 }
 
 resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
@@ -235,9 +283,43 @@ resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05
   }
 }
 
+resource blobDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: blobService
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: storageLogs
+    metrics: storageMetrics
+  }
+}
+
+// StorageQueueLogs feed the poison-queue alert (infra/app/alerts.bicep).
+resource queueDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: queueService
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: storageLogs
+    metrics: storageMetrics
+  }
+}
+
+resource tableDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: tableService
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: storageLogs
+    metrics: storageMetrics
+  }
+}
+
 output id string = account.id
 output name string = account.name
 output blobEndpoint string = account.properties.primaryEndpoints.blob
 output queueEndpoint string = account.properties.primaryEndpoints.queue
 output tableEndpoint string = account.properties.primaryEndpoints.table
 output deploymentContainerName string = deploymentContainer.name
+output deadLetterContainerName string = deadLetterContainer.name
+output blobTriggerPoisonQueueName string = poisonQueue.name
+output completionPoisonQueueName string = completionPoisonQueue.name

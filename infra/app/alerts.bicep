@@ -1,0 +1,175 @@
+// The action group and every alert rule of the deployment. Each rule sends to the one action
+// group, so an e-mail (the alertEmail parameter), or any receiver added to the group later in the
+// portal, hears about all of them. To add a rule: declare it here with `actions: logAlertActions`;
+// a test checks that no rule is left without the action group. Every rule is a scheduled query
+// rule: metric alerts need the quoted key 'odata.type', which pycep-parser keeps quoted, so the
+// offline schema check could not verify them (metrics reach the workspace as AzureMetrics anyway).
+
+@description('Required. Prefix of the alert rule names.')
+param namePrefix string
+
+@description('Required. Azure region of the scheduled query rules.')
+param location string
+
+@description('Optional. Tags for the action group and the rules.')
+param tags object = {}
+
+@description('Optional. E-mail address that receives every alert; empty creates the action group without receivers (add them in the portal).')
+param alertEmail string = ''
+
+@description('Required. Resource id of the Application Insights component the app logs to.')
+param applicationInsightsId string
+
+@description('Required. Resource id of the Log Analytics workspace that receives the storage logs.')
+param logAnalyticsWorkspaceId string
+
+@description('Required. Name of the storage account whose poison queues are watched.')
+param storageAccountName string
+
+@description('Required. Queue the Functions host moves failing blob-trigger messages to.')
+param blobTriggerPoisonQueueName string
+
+@description('Required. Queue the Functions host moves failing completion messages to.')
+param completionPoisonQueueName string
+
+@description('Required. Resource id of the Event Grid system topic that feeds the blob trigger (its metrics are in the workspace).')
+param systemTopicId string
+
+var emailReceivers = empty(alertEmail) ? [] : [
+  {
+    name: 'alert-email'
+    emailAddress: alertEmail
+    useCommonAlertSchema: true
+  }
+]
+
+// A put of a message into a poison queue is a message that failed five times; StorageQueueLogs
+// come from the queue service's diagnostic setting (storage.bicep).
+var undeliveredQuery = 'AzureMetrics | where ResourceId =~ "${systemTopicId}" and MetricName in ("DeadLetteredCount", "DroppedEventCount") and Total > 0'
+
+var poisonQuery = 'StorageQueueLogs | where AccountName == "${storageAccountName}" and OperationName == "PutMessage" | where Uri contains "/${blobTriggerPoisonQueueName}/messages" or Uri contains "/${completionPoisonQueueName}/messages"'
+
+resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
+  name: '${namePrefix}-alerts'
+  location: 'Global'
+  tags: tags
+  properties: {
+    groupShortName: 'batchdrop'
+    enabled: true
+    emailReceivers: emailReceivers
+  }
+}
+
+var logAlertActions = {
+  actionGroups: [
+    actionGroup.id
+  ]
+}
+
+// I3: a job stuck past its deadline, or a batch that disappeared, must reach a person. The app
+// writes such log lines with the word BATCHDROP_ALERT; this rule counts them.
+resource stuckJobsAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: '${namePrefix}-stuck-jobs'
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'batchdrop: a job needs attention'
+    description: 'The app logged BATCHDROP_ALERT: a job stuck past BATCH_STUCK_HOURS, or a batch that disappeared at Azure OpenAI. The log line names the job.'
+    severity: 2
+    enabled: true
+    scopes: [
+      applicationInsightsId
+    ]
+    evaluationFrequency: 'PT15M'
+    windowSize: 'PT15M'
+    autoMitigate: true
+    criteria: {
+      allOf: [
+        {
+          query: 'traces | where message has "BATCHDROP_ALERT"'
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: logAlertActions
+  }
+}
+
+resource poisonMessagesAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: '${namePrefix}-poison-messages'
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'batchdrop: a message went to a poison queue'
+    description: 'A blob event or a completion message failed five times and the Functions host moved it to ${blobTriggerPoisonQueueName} or ${completionPoisonQueueName}. Look at the queue in the Storage browser and at the function\'s failures in Application Insights.'
+    severity: 2
+    enabled: true
+    scopes: [
+      logAnalyticsWorkspaceId
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT5M'
+    autoMitigate: true
+    criteria: {
+      allOf: [
+        {
+          query: poisonQuery
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: logAlertActions
+  }
+}
+
+// Events Event Grid gave up on after the subscription's retry policy are written to the
+// dead-letter container (DeadLetteredCount) or, if that fails too, dropped (DroppedEventCount).
+// Both metrics are exported to the workspace by the system topic's diagnostic setting (Microsoft
+// Learn, "Azure Event Grid - Monitor data reference (push delivery)"), so this is a log alert on
+// AzureMetrics like the others: one kind of rule, one kind of action wiring.
+resource undeliveredEventsAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: '${namePrefix}-undelivered-events'
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'batchdrop: a blob event was not delivered'
+    description: 'Event Grid could not deliver a BlobCreated event to the blob trigger: it is in the dead-letter container (DeadLetteredCount) or was dropped (DroppedEventCount, check the system topic identity\'s role on that container). The poll timer\'s sweep still finds the file.'
+    severity: 2
+    enabled: true
+    scopes: [
+      logAnalyticsWorkspaceId
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    autoMitigate: true
+    criteria: {
+      allOf: [
+        {
+          query: undeliveredQuery
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: logAlertActions
+  }
+}
+
+output actionGroupId string = actionGroup.id
