@@ -845,3 +845,11 @@ def test_hooks_deploy_the_subscription_template_without_echoing_the_key() -> Non
         assert "systemKeys.blobs_extension" in text
         assert not re.search(r"(?i)(echo|write-host|write-output)[^\n]*\$\{?key", text), script
         assert re.search(r"blobsExtensionKey", text), script
+
+
+def test_the_alert_rule_searches_for_the_word_the_app_logs():
+    from shared.jobs.model import ALERT
+
+    bicep = (INFRA / "app" / "alerts.bicep").read_text()
+    assert "Microsoft.Insights/scheduledQueryRules" in bicep
+    assert f'message has "{ALERT}"' in bicep

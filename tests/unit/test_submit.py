@@ -121,13 +121,3 @@ def test_cancel_requested_before_a_batch_exists_sends_nothing():
     assert [p.remote_status for p in job.parts] == ["cancelled", "cancelled"]
     assert ("create_batch", "up-0") not in api.calls
     assert job.status == JobStatus.COMPLETING
-
-
-def test_the_alert_rule_searches_for_the_word_the_app_logs():
-    from pathlib import Path
-
-    from shared.jobs.model import ALERT
-
-    bicep = (Path(__file__).resolve().parents[2] / "infra" / "app" / "monitoring.bicep").read_text()
-    assert "Microsoft.Insights/scheduledQueryRules" in bicep
-    assert f'message has "{ALERT}"' in bicep
