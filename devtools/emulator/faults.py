@@ -231,6 +231,8 @@ def misconfiguration(faults: Faults, scope: Scope) -> ApiError | None:
 
 def line_fault(faults: Faults, custom_id: str, scope: Scope) -> dict | None:
     """Counts an attempt for `custom_id` and returns the failure to inject, if any."""
+    if not faults.any_active("line_failure"):
+        return None  # attempts count from when rules are set, so none need counting now
     attempt = faults.next_attempt(custom_id)
 
     def match(p: dict) -> bool:

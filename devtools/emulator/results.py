@@ -74,7 +74,9 @@ class Processor:
     def run(self, request: dict[str, Any]) -> LineResult:
         custom_id = request["custom_id"]
         # A line is about its own deployment, within its batch's file and metadata.
-        scope = Scope.of(replace(self.facts, deployments=frozenset({request["body"]["model"]})))
+        scope = Scope(
+            lambda: replace(self.facts, deployments=frozenset({request["body"]["model"]}))
+        )
         fault = line_fault(self.faults, custom_id, scope)
         if fault is not None:
             status, error = line_error(fault)

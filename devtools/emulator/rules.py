@@ -210,6 +210,9 @@ class Faults:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._rules: list[Rule] = []
+        # Rules by kind, replaced whole and never changed in place, so a look-up for a kind
+        # with no rules (most of them, for every line of a big batch) takes no lock.
+        self._by_kind: dict[str, list[Rule]] = {}
         self._attempts: Counter[str] = Counter()
 
     def replace(self, raw_rules: Any, seed: int | str | None = None) -> None:
@@ -217,8 +220,12 @@ class Faults:
             raise RuleError("faults must be a JSON list of rules")
         base = "0" if seed is None else str(seed)
         rules = [parse_rule(raw, f"{base}:{index}") for index, raw in enumerate(raw_rules)]
+        by_kind: dict[str, list[Rule]] = {}
+        for rule in rules:
+            by_kind.setdefault(rule.kind, []).append(rule)
         with self._lock:
             self._rules = rules
+            self._by_kind = by_kind
             self._attempts.clear()
 
     def clear(self) -> None:
@@ -233,10 +240,8 @@ class Faults:
     ) -> dict | None:
         """Use up one application of the first live rule of `kind` that matches, is in
         scope and wins its draw."""
-        with self._lock:
-            candidates = [r for r in self._rules if r.kind == kind and r.times != 0]
-        for rule in candidates:
-            if not (match(rule.params) and rule.in_scope(scope)):
+        for rule in self._by_kind.get(kind, ()):
+            if rule.times == 0 or not (match(rule.params) and rule.in_scope(scope)):
                 continue
             with self._lock:
                 live = rule.times != 0 and any(r is rule for r in self._rules)
@@ -247,8 +252,7 @@ class Faults:
         return None
 
     def any_active(self, kind: str) -> bool:
-        with self._lock:
-            return any(r.kind == kind and r.times != 0 for r in self._rules)
+        return any(rule.times != 0 for rule in self._by_kind.get(kind, ()))
 
     def next_attempt(self, custom_id: str) -> int:
         with self._lock:
