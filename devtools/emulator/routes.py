@@ -79,9 +79,14 @@ def _dispatch(api: Api, req: Request) -> Reply:
     config = api.config
     v1 = req.path.startswith("/openai/v1/")
     check_caller(req.headers, v1, config.api_key, config.entra_secret, config.wall_clock())
-    reply = _operation(api, req, route)
-    # A `commit` fault lets the call take effect, then loses its answer.
-    return reply if fault is None else fault_reply(fault)
+    if fault is None:
+        return _operation(api, req, route)
+    # A `commit` fault lets the call take effect (or fail), then loses its answer.
+    try:
+        _operation(api, req, route)
+    except ApiError:
+        pass
+    return fault_reply(fault)
 
 
 def _operation(api: Api, req: Request, route: Route | None) -> Reply:
@@ -96,7 +101,7 @@ def request_facts(api: Api, req: Request, route: Route | None) -> Facts:
     """What a call is about, for scoped faults: the file or batch it names or creates."""
     name, ids = route or ("", {})
     if "file_id" in ids:
-        rec = api.files.get(ids["file_id"])
+        rec = api.files.get(ids["file_id"]) or api.deleted.get(ids["file_id"])
         return Facts() if rec is None else api.file_facts(rec)
     if "batch_id" in ids:
         batch = api.batches.get(ids["batch_id"])

@@ -283,6 +283,12 @@ def test_commit_fault_applies_the_call_then_loses_its_answer(emu: Emulator) -> N
     with pytest.raises(openai.APIConnectionError):
         client.files.create(file=("lost-answer.jsonl", chat_file(1)), purpose="batch")
     assert "lost-answer.jsonl" in {f["filename"] for f in emu.state()["files"]}
+    emu.set_faults([{"kind": "http", "path": "/batches$", "status": 502, "commit": True}])
+    with pytest.raises(openai.InternalServerError):  # a call that fails loses its answer too
+        client.batches.create(
+            input_file_id="file-missing", endpoint="/chat/completions", completion_window="24h"
+        )
+    assert len(emu.batches()) == 1
 
 
 def test_commit_then_timeout_on_an_upload_keeps_the_file(emu: Emulator) -> None:
