@@ -13,6 +13,8 @@ import pytest
 from devtools.azurite import Azurite
 
 API_KEY = "test-emulator-key"
+# Signs the Entra ID tokens of the managed-identity stand-in (tests/test_entra.py).
+ENTRA_SECRET = "test-entra-signing-secret"
 DEPLOYMENTS = frozenset({"gpt-4o-mini-batch", "gpt-4.1-batch"})
 
 
@@ -29,7 +31,13 @@ def emulator() -> Iterator[Any]:
     timings = Timings(
         file_processing=0.05, validating=0.05, in_progress=0.2, finalizing=0.05, cancelling=0.05
     )
-    config = EmulatorConfig(port=0, api_key=API_KEY, deployments=DEPLOYMENTS, timings=timings)
+    config = EmulatorConfig(
+        port=0,
+        api_key=API_KEY,
+        entra_secret=ENTRA_SECRET,
+        deployments=DEPLOYMENTS,
+        timings=timings,
+    )
     with Emulator(config) as running:
         yield running
 

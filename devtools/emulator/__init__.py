@@ -1,8 +1,9 @@
 """A local emulator of the Azure OpenAI Files and Global Batch APIs, quirks included."""
 
+from .auth import mint_token
 from .config import EmulatorConfig, Timings
 from .emulator import Emulator
 from .faults import KINDS as FAULT_KINDS
-from .faults import RuleError
+from .rules import RuleError
 
-__all__ = ["FAULT_KINDS", "Emulator", "EmulatorConfig", "RuleError", "Timings"]
+__all__ = ["FAULT_KINDS", "Emulator", "EmulatorConfig", "RuleError", "Timings", "mint_token"]

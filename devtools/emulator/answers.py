@@ -136,6 +136,30 @@ def response_object(body: dict[str, Any], created: int) -> dict[str, Any]:
     }
 
 
+def _shorter(text: str, fraction: float) -> str:
+    # At least one character goes, so a cut JSON answer never parses.
+    return text[: min(int(len(text) * fraction), max(0, len(text) - 1))]
+
+
+def cut_off(body: dict[str, Any], fraction: float) -> dict[str, Any]:
+    """`body` as if the answer had hit its token limit after `fraction` of its text."""
+    if body.get("object") == "response":
+        content = body["output"][0]["content"][0]
+        content["text"] = _shorter(content["text"], fraction)
+        body["status"] = body["output"][0]["status"] = "incomplete"
+        body["incomplete_details"] = {"reason": "max_output_tokens"}
+        usage = body["usage"]
+        usage["output_tokens"] = estimate_tokens(content["text"])
+        usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
+        return body
+    for choice in body["choices"]:
+        choice["message"]["content"] = _shorter(choice["message"]["content"], fraction)
+        choice["finish_reason"] = "length"
+    completion = sum(estimate_tokens(c["message"]["content"]) for c in body["choices"])
+    body["usage"] = _chat_usage(body["usage"]["prompt_tokens"], completion)
+    return body
+
+
 def answer(endpoint: str, body: dict[str, Any], created: int) -> dict[str, Any]:
     if endpoint.endswith("/responses"):
         return response_object(body, created)

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.message import Message
 from typing import Any
 
@@ -22,13 +22,14 @@ from .faults import (
     batch_outcome,
     commit_delay,
     file_status,
-    output_anomalies,
+    tamper_output,
     token_limit,
 )
 from .multipart import Part, parse_multipart
 from .results import Processor, expired_line
+from .rules import Facts, Scope
 from .store import OUTPUT_TERMINAL, BatchRec, Clock, FileRec
-from .validation import ENDPOINTS, validate_file
+from .validation import ENDPOINTS, deployments_in, validate_file
 
 EXPIRY_MIN, EXPIRY_MAX = 1_209_600, 2_592_000  # 14 to 30 days, Azure's allowed range
 UPSTREAM_WORKERS = 4
@@ -52,6 +53,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float | None = None
     close: bool = False
+    reset: bool = False
 
 
 def json_body(req: Request) -> dict[str, Any]:
@@ -132,6 +134,7 @@ class Api:
         self.faults = Faults()
         self.lock = threading.RLock()
         self.files: dict[str, FileRec] = {}
+        self.deleted: dict[str, FileRec] = {}
         self.batches: dict[str, BatchRec] = {}
         self.stopping = threading.Event()
         self.generation = 0
@@ -168,7 +171,7 @@ class Api:
         failed = [r.data for r in finished if not r.ok]
         if final.status == "expired":
             failed += [expired_line(batch.id, cid) for cid in batch.order[done:]]
-        ok += output_anomalies(self.faults, batch.metadata, ok)
+        ok, failed = tamper_output(self.faults, Scope.of(batch.facts()), ok, failed)
         if ok:
             batch.output_file_id = self._output_file(batch, "output", ok, final.at)
         batch.error_file_id = self._output_file(batch, "error", failed, final.at)
@@ -187,15 +190,26 @@ class Api:
             ready=at,
             created_at=created_at,
             expires_at=None if seconds is None else created_at + seconds,
+            batch_id=batch.id,
         )
         self.files[rec.id] = rec
         return rec.id
 
+    def file_facts(self, rec: FileRec) -> Facts:
+        """An output file is about its batch: its deployments, input file and metadata."""
+        batch = self.batches.get(rec.batch_id or "")
+        if batch is None:
+            return rec.facts()
+        facts = batch.facts()
+        return Facts(facts.deployments, (rec.filename, *facts.filenames), facts.metadata)
+
     def _file_json(self, rec: FileRec, now: float) -> dict[str, Any]:
-        return apply_quirks(self.faults, "file", rec.to_json(now))
+        scope = Scope(lambda: self.file_facts(rec))
+        return apply_quirks(self.faults, "file", rec.to_json(now), scope)
 
     def _batch_json(self, batch: BatchRec, now: float) -> dict[str, Any]:
-        return apply_quirks(self.faults, "batch", batch.to_json(now, self.clock))
+        scope = Scope.of(batch.facts())
+        return apply_quirks(self.faults, "batch", batch.to_json(now, self.clock), scope)
 
     def _file(self, file_id: str) -> FileRec:
         rec = self.files.get(file_id)
@@ -224,10 +238,12 @@ class Api:
         if len(upload.content) > self.config.max_file_bytes:
             raise self._too_large()
         seconds = self._upload_expiry(parts)
+        scope = upload_scope(upload)
         with self.moment() as now:
             self._check_quota(seconds is not None)
-            rec = self._store_upload(upload, seconds, now)
-            return Reply(body=self._file_json(rec, now))
+            rec = self._store_upload(upload, seconds, now, scope)
+            body = self._file_json(rec, now)
+        return Reply(body=body, delay=commit_delay(self.faults, "file", scope))
 
     def _too_large(self) -> ApiError:
         limit_mb = self.config.max_file_bytes // (1024 * 1024)
@@ -265,7 +281,7 @@ class Api:
                 code="quotaExceeded",
             )
 
-    def _store_upload(self, upload: Part, seconds: int | None, now: float) -> FileRec:
+    def _store_upload(self, upload: Part, seconds: int | None, now: float, scope: Scope) -> FileRec:
         created_at = self.clock.epoch(now)
         rec = FileRec(
             id=f"file-{uuid.uuid4().hex}",
@@ -276,7 +292,7 @@ class Api:
             ready=now + self.timings.file_processing,
             created_at=created_at,
             expires_at=None if seconds is None else created_at + seconds,
-            stuck=file_status(self.faults, upload.filename or ""),
+            stuck=file_status(self.faults, scope),
         )
         self.files[rec.id] = rec
         return rec
@@ -305,8 +321,10 @@ class Api:
 
     def delete_file(self, req: Request, file_id: str) -> Reply:
         with self.lock:
-            self._file(file_id)
-            del self.files[file_id]
+            rec = self.files.pop(self._file(file_id).id)
+            if self.config.keep_deleted_files:
+                rec.deleted_at = int(self.config.wall_clock())
+                self.deleted[file_id] = rec
         return Reply(body={"id": file_id, "object": "file", "deleted": True})
 
     # ----- batches ---------------------------------------------------------------------
@@ -316,14 +334,16 @@ class Api:
         params = self._batch_params(data)
         with self.moment() as now:
             source = self._input_file(params["input_file_id"], now)
-            if token_limit(self.faults, "create", params["metadata"]):
+            scope = Scope(lambda: replace(source.facts(), metadata=params["metadata"]))
+            if token_limit(self.faults, "create", scope):
                 raise ApiError(
                     400, "token_limit_exceeded", _token_message(), type_="invalid_request_error"
                 )
-            batch = self._new_batch(params, source.content, now)
+            batch = self._new_batch(params, source, now)
             self.batches[batch.id] = batch
             body = self._batch_json(batch, now)
-        return Reply(body=body, delay=commit_delay(self.faults, params["metadata"]))
+        delay = commit_delay(self.faults, "batch", Scope.of(batch.facts()))
+        return Reply(body=body, delay=delay)
 
     def _batch_params(self, data: dict[str, Any]) -> dict[str, Any]:
         input_file_id = data.get("input_file_id")
@@ -369,7 +389,7 @@ class Api:
             )
         return source
 
-    def _new_batch(self, params: dict[str, Any], content: bytes, now: float) -> BatchRec:
+    def _new_batch(self, params: dict[str, Any], source: FileRec, now: float) -> BatchRec:
         batch = BatchRec(
             id=f"batch_{uuid.uuid4()}",
             endpoint=params["endpoint"],
@@ -380,16 +400,18 @@ class Api:
             created_at=self.clock.epoch(now),
             timings=self.timings,
             output_expires_seconds=params["output_expires_seconds"],
+            input_filename=source.filename,
         )
         checked = validate_file(
-            content,
+            source.content,
             batch.endpoint,
             self.config.deployments,
             self.config.max_requests_per_file,
         )
+        batch.deployments = frozenset(r["body"]["model"] for r in checked.requests)
         if checked.errors:
             batch.errors = checked.errors[: self.config.max_reported_errors]
-        elif token_limit(self.faults, "validation", batch.metadata):
+        elif token_limit(self.faults, "validation", Scope.of(batch.facts())):
             batch.errors = [{"code": "token_limit_exceeded", "message": _token_message()}]
         else:
             self._start(batch, checked.requests)
@@ -399,11 +421,12 @@ class Api:
         # Azure writes results in its own order, never the input's.
         random.Random(batch.id).shuffle(requests)
         batch.order = [r["custom_id"] for r in requests]
-        batch.outcome = batch_outcome(self.faults, batch.metadata)
+        batch.outcome = batch_outcome(self.faults, Scope.of(batch.facts()))
         processor = Processor(
             batch_id=batch.id,
             endpoint=batch.endpoint,
             faults=self.faults,
+            facts=batch.facts(),
             now=lambda: self.clock.epoch(self.clock.now()),
             upstream=self.config.upstream,
             timeout=self.config.upstream_timeout,
@@ -466,29 +489,18 @@ class Api:
 
     # ----- admin -----------------------------------------------------------------------
 
-    def state(self) -> dict[str, Any]:
-        with self.moment() as now:
-            files = [
-                {k: v for k, v in f.to_json(now).items() if k not in ("object", "status_details")}
-                for f in self.files.values()
-            ]
-            batches = [_batch_summary(b.to_json(now, self.clock)) for b in self.batches.values()]
-        return {"files": files, "batches": batches, "faults": self.faults.describe()}
-
     def reset(self) -> None:
         with self.lock:
             self.files.clear()
+            self.deleted.clear()
             self.batches.clear()
             self.generation += 1
         self.faults.clear()
 
 
-def _batch_summary(full: dict[str, Any]) -> dict[str, Any]:
-    keys = (
-        "id", "status", "endpoint", "input_file_id", "output_file_id", "error_file_id",
-        "request_counts", "metadata", "errors",
-    )  # fmt: skip
-    return {key: full[key] for key in keys}
+def upload_scope(upload: Part) -> Scope:
+    # The upload's deployments are read from its lines only if a deployment-scoped rule asks.
+    return Scope(lambda: Facts(deployments_in(upload.content), (upload.filename or "",)))
 
 
 def _token_message() -> str:

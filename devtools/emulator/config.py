@@ -39,7 +39,12 @@ class EmulatorConfig:
 
     port: int = 0
     host: str = "127.0.0.1"
+    # The `api-key` header must equal this; None refuses every key (key access disabled).
     api_key: str | None = None
+    # Bearer tokens must be HS256 JWTs signed with this secret (see auth.py); None refuses all.
+    entra_secret: str | None = None
+    # `Authorization: Bearer <admin_token>` opens `/_emulator/...`; None keeps them closed.
+    admin_token: str | None = None
     # None accepts any deployment name; a set makes unknown names fail as `model_not_found`.
     deployments: frozenset[str] | None = None
     timings: Timings = field(default_factory=Timings)
@@ -55,6 +60,8 @@ class EmulatorConfig:
     # Seconds every `/openai/...` call waits before it is answered, like a network round trip.
     latency: float = 0.0
     verbose: bool = False
+    # Deleted files stay readable through `Emulator.content()` and `state()["deleted_files"]`.
+    keep_deleted_files: bool = True
     clock: Callable[[], float] = time.monotonic
     wall_clock: Callable[[], float] = time.time
 

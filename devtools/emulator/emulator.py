@@ -6,6 +6,7 @@ import threading
 from types import TracebackType
 from typing import Any
 
+from . import admin
 from .api import Api
 from .config import EmulatorConfig
 from .server import EmulatorHTTPServer
@@ -61,12 +62,23 @@ class Emulator:
         self.stop()
 
     def state(self) -> dict[str, Any]:
-        """Files, batches and active faults, as `GET /_emulator/state` shows them."""
-        return self.api.state()
+        """Live files, deleted files, every batch and the fault rules, as
+        `GET /_emulator/state` shows them."""
+        return admin.state(self.api)
 
-    def set_faults(self, rules: list[dict[str, Any]]) -> None:
-        """Replace the fault rules (raises `RuleError` on a bad rule)."""
-        self.api.faults.replace(rules)
+    def batches(self, metadata: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        """Every batch ever created, with its metadata, status, input file name and
+        deployments; `metadata` keeps only batches whose metadata holds those values."""
+        return admin.batches(self.api, metadata)
+
+    def content(self, file_id: str) -> bytes:
+        """Any file's bytes, deleted files included (KeyError for an unknown id)."""
+        return admin.content(self.api, file_id)
+
+    def set_faults(self, rules: list[dict[str, Any]], seed: int | str | None = None) -> None:
+        """Replace the fault rules (raises `RuleError` on a bad rule); `seed` makes the
+        rules' `probability` draws repeatable."""
+        self.api.faults.replace(rules, seed)
 
     def clear_faults(self) -> None:
         self.api.faults.clear()

@@ -1,268 +1,294 @@
-"""Fault-injection rules: a table from rule kind to its parser, plus one hook per kind.
-
-Rules are JSON objects `{"kind": ..., "times"?: N, ...}`; `times` is how many more uses a
-rule has (null = unlimited). See `devtools/emulator/README.md` for every kind's fields.
+"""Fault kinds: each one's parser (registered in `KINDS`) and the hook the emulator calls
+where it applies. See `devtools/emulator/README.md` for every kind's fields; `rules.py` holds
+the fields every rule takes (times, probability, seed, deployment, filename, metadata).
 """
 
 from __future__ import annotations
 
-import re
-import threading
-from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+
+import orjson
+
+from .errors import ApiError, not_found, unauthorized
+from .rules import (
+    KINDS,
+    OBJECTS,
+    Faults,
+    RuleError,
+    Scope,
+    choice_of,
+    count_of,
+    field_of,
+    fraction_of,
+    kind,
+    regex_of,
+)
+
+__all__ = ["KINDS", "Faults", "RuleError"]
 
 TIMESTAMP_FIELDS = (
     "created_at", "in_progress_at", "expires_at", "finalizing_at", "completed_at",
     "failed_at", "expired_at", "cancelling_at", "cancelled_at",
 )  # fmt: skip
-OBJECTS = ("batch", "file")
+ODD_SHAPES = ("choices_not_objects", "response_string", "body_list", "not_json")
+PROBLEMS = ("wrong_key", "missing_permission", "wrong_endpoint")
 
 
-class RuleError(ValueError):
-    """A fault rule that cannot be understood."""
+# ----- kinds: what a rule says -----------------------------------------------------------------
 
 
-@dataclass
-class Rule:
-    kind: str
-    params: dict[str, Any]
-    times: int | None
-    raw: dict[str, Any]
-
-    def describe(self) -> dict[str, Any]:
-        return {**self.raw, "remaining": self.times}
-
-
-def _field(raw: dict, key: str, types: type | tuple[type, ...], default: Any = None) -> Any:
-    value = raw.get(key, default)
-    if value is not None and not isinstance(value, types):
-        raise RuleError(f"fault field '{key}' has the wrong type")
-    return value
-
-
-def _regex(raw: dict, key: str, default: str = ".*") -> re.Pattern[str]:
-    try:
-        return re.compile(_field(raw, key, str, default))
-    except re.error as exc:
-        raise RuleError(f"fault field '{key}' is not a valid regex: {exc}") from exc
-
-
-def _metadata_match(raw: dict) -> dict[str, re.Pattern[str]]:
-    wanted = _field(raw, "metadata", dict, {})
-    return {key: _regex(wanted, key) for key in wanted}
-
-
-def _choice(raw: dict, key: str, allowed: tuple[str, ...], default: str | None) -> str:
-    value = raw.get(key, default)
-    if value not in allowed:
-        raise RuleError(f"fault field '{key}' must be one of {', '.join(allowed)}")
-    return value
-
-
+@kind(
+    "line_failure",
+    None,
+    ("custom_id", "status_code", "attempts", "code", "message", "shape"),
+    "matching request lines land in the error file with status_code (0 = timeout)",
+)
 def _parse_line_failure(raw: dict) -> dict:
-    status = _field(raw, "status_code", int, 500)
+    status = field_of(raw, "status_code", int, 500)
     if status != 0 and not 400 <= status <= 599:
         raise RuleError("line_failure status_code must be 0 or 400..599")
     return {
-        "custom_id": _regex(raw, "custom_id"),
+        "custom_id": regex_of(raw, "custom_id"),
         "status_code": status,
-        "attempts": _field(raw, "attempts", int),
-        "code": _field(raw, "code", str),
-        "message": _field(raw, "message", str),
-        "shape": _choice(raw, "shape", ("response", "error"), "response"),
+        "attempts": field_of(raw, "attempts", int),
+        "code": field_of(raw, "code", str),
+        "message": field_of(raw, "message", str),
+        "shape": choice_of(raw, "shape", ("response", "error"), "response"),
     }
 
 
+@kind(
+    "batch_outcome",
+    1,
+    ("status", "fraction"),
+    "the batch ends expired or cancelled after that fraction of its lines (partial output)",
+)
 def _parse_batch_outcome(raw: dict) -> dict:
-    fraction = float(_field(raw, "fraction", (int, float), 0.5))
-    if not 0 <= fraction <= 1:
-        raise RuleError("batch_outcome fraction must be within 0..1")
     return {
-        "status": _choice(raw, "status", ("expired", "cancelled"), None),
-        "fraction": fraction,
-        "metadata": _metadata_match(raw),
+        "status": choice_of(raw, "status", ("expired", "cancelled"), None),
+        "fraction": fraction_of(raw, "fraction", 0.5),
     }
 
 
+@kind(
+    "http",
+    1,
+    ("method", "path", "status", "close", "reset", "commit", "retry_after", "html"),
+    "answers matching /openai/... calls with an HTTP error, a closed or a reset connection",
+)
 def _parse_http(raw: dict) -> dict:
-    close = bool(_field(raw, "close", bool, False))
-    status = _field(raw, "status", int)
-    if not close and (status is None or not 400 <= status <= 599):
-        raise RuleError("http rules need 'status' in 400..599 or 'close': true")
-    method = _field(raw, "method", str)
+    close = bool(field_of(raw, "close", bool, False))
+    reset = bool(field_of(raw, "reset", bool, False))
+    status = field_of(raw, "status", int)
+    bad_status = status is not None and not 400 <= status <= 599
+    if (status is not None) + close + reset != 1 or bad_status:
+        raise RuleError("http rules need one of 'status' (400..599), 'close' or 'reset'")
+    method = field_of(raw, "method", str)
     return {
         "method": method.upper() if method else None,
-        "path": _regex(raw, "path"),
+        "path": regex_of(raw, "path"),
         "status": status,
         "close": close,
-        "retry_after": _field(raw, "retry_after", (int, float), 1 if status == 429 else None),
-        "html": bool(_field(raw, "html", bool, status in (502, 503, 504))),
+        "reset": reset,
+        "commit": bool(field_of(raw, "commit", bool, False)),
+        "retry_after": field_of(raw, "retry_after", (int, float), 1 if status == 429 else None),
+        "html": bool(field_of(raw, "html", bool, status in (502, 503, 504))),
     }
 
 
+@kind(
+    "commit_then_timeout",
+    1,
+    ("delay", "target"),
+    "a create (batch or file upload) takes effect, then its answer stalls for delay seconds",
+)
 def _parse_commit_then_timeout(raw: dict) -> dict:
-    delay = float(_field(raw, "delay", (int, float), 30.0))
+    delay = float(field_of(raw, "delay", (int, float), 30.0))
     if delay <= 0:
         raise RuleError("commit_then_timeout delay must be positive")
-    return {"delay": delay, "metadata": _metadata_match(raw)}
+    return {"delay": delay, "target": choice_of(raw, "target", ("batch", "file"), "batch")}
 
 
+@kind(
+    "token_limit_exceeded",
+    1,
+    ("stage",),
+    "enqueued-token quota: 400 at create, or the batch fails after validation",
+)
 def _parse_token_limit(raw: dict) -> dict:
-    return {
-        "stage": _choice(raw, "stage", ("create", "validation"), "create"),
-        "metadata": _metadata_match(raw),
-    }
+    return {"stage": choice_of(raw, "stage", ("create", "validation"), "create")}
 
 
+@kind(
+    "file_status",
+    1,
+    ("status",),
+    "an upload stays pending for ever, or turns error when processing would end",
+)
 def _parse_file_status(raw: dict) -> dict:
-    return {
-        "status": _choice(raw, "status", ("pending", "error"), "error"),
-        "filename": _regex(raw, "filename"),
-    }
+    return {"status": choice_of(raw, "status", ("pending", "error"), "error")}
 
 
+@kind(
+    "output_anomaly",
+    1,
+    ("duplicate", "unknown", "lost"),
+    "a finished batch's output repeats answers, adds unknown custom_ids, loses lines",
+)
 def _parse_output_anomaly(raw: dict) -> dict:
     return {
-        "duplicate": _field(raw, "duplicate", int, 1),
-        "unknown": _field(raw, "unknown", int, 1),
-        "metadata": _metadata_match(raw),
+        "duplicate": count_of(raw, "duplicate", 1),
+        "unknown": count_of(raw, "unknown", 1),
+        "lost": count_of(raw, "lost", 0),
     }
+
+
+@kind(
+    "odd_shape",
+    1,
+    ("shape", "custom_id", "count"),
+    "output lines with odd shapes: choices not objects, response a string, body a list, not JSON",
+)
+def _parse_odd_shape(raw: dict) -> dict:
+    return {
+        "shape": choice_of(raw, "shape", ODD_SHAPES, None),
+        "custom_id": regex_of(raw, "custom_id"),
+        "count": count_of(raw, "count", 1),
+    }
+
+
+@kind(
+    "truncated_answer",
+    None,
+    ("custom_id", "fraction"),
+    'answers cut short with finish_reason "length" (structured outputs: JSON that does not parse)',
+)
+def _parse_truncated_answer(raw: dict) -> dict:
+    return {"custom_id": regex_of(raw, "custom_id"), "fraction": fraction_of(raw, "fraction", 0.5)}
+
+
+@kind(
+    "misconfigured",
+    None,
+    ("problem", "status"),
+    "every call answers 401 (wrong_key), 403 (missing_permission) or 404 (wrong_endpoint)",
+)
+def _parse_misconfigured(raw: dict) -> dict:
+    problem = choice_of(raw, "problem", PROBLEMS, None)
+    status = field_of(raw, "status", int, 403 if problem == "missing_permission" else None)
+    if problem == "missing_permission" and status not in (401, 403):
+        raise RuleError("misconfigured status must be 401 or 403 for missing_permission")
+    if problem != "missing_permission" and "status" in raw:
+        raise RuleError("misconfigured status applies only to missing_permission")
+    return {"problem": problem, "status": status}
 
 
 def _parse_objects(raw: dict) -> dict:
-    objects = _field(raw, "objects", list, list(OBJECTS))
+    objects = field_of(raw, "objects", list, list(OBJECTS))
     if any(o not in OBJECTS for o in objects):
         raise RuleError("quirk 'objects' may only list 'batch' and 'file'")
     return {"objects": tuple(objects)}
 
 
+kind("capitalize_status", None, ("objects",), 'statuses like "Validating", "Processed"')(
+    _parse_objects
+)
+kind("iso_timestamps", None, ("objects",), 'timestamps as "2024-08-09T12:00:00Z" strings')(
+    _parse_objects
+)
+
+
+@kind("null_request_counts", None, ("statuses",), "batches show request_counts: null")
 def _parse_null_counts(raw: dict) -> dict:
-    statuses = _field(raw, "statuses", list)
+    statuses = field_of(raw, "statuses", list)
     return {"statuses": None if statuses is None else frozenset(statuses)}
 
 
-@dataclass(frozen=True)
-class Spec:
-    parse: Callable[[dict], dict]
-    default_times: int | None
+# ----- hooks: where a rule applies -------------------------------------------------------------
 
 
-KINDS: dict[str, Spec] = {
-    "line_failure": Spec(_parse_line_failure, None),
-    "batch_outcome": Spec(_parse_batch_outcome, 1),
-    "http": Spec(_parse_http, 1),
-    "commit_then_timeout": Spec(_parse_commit_then_timeout, 1),
-    "token_limit_exceeded": Spec(_parse_token_limit, 1),
-    "file_status": Spec(_parse_file_status, 1),
-    "output_anomaly": Spec(_parse_output_anomaly, 1),
-    "capitalize_status": Spec(_parse_objects, None),
-    "iso_timestamps": Spec(_parse_objects, None),
-    "null_request_counts": Spec(_parse_null_counts, None),
-}
-
-
-def parse_rule(raw: Any) -> Rule:
-    if not isinstance(raw, dict):
-        raise RuleError("each fault rule must be a JSON object")
-    spec = KINDS.get(raw.get("kind"))  # type: ignore[arg-type]
-    if spec is None:
-        raise RuleError(f"unknown fault kind {raw.get('kind')!r}; known: {', '.join(KINDS)}")
-    times = _field(raw, "times", int, spec.default_times)
-    return Rule(kind=raw["kind"], params=spec.parse(raw), times=times, raw=dict(raw))
-
-
-class Faults:
-    """The active rules and the per-custom_id attempt counter (thread-safe)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._rules: list[Rule] = []
-        self._attempts: Counter[str] = Counter()
-
-    def replace(self, raw_rules: Any) -> None:
-        if not isinstance(raw_rules, list):
-            raise RuleError("faults must be a JSON list of rules")
-        rules = [parse_rule(raw) for raw in raw_rules]
-        with self._lock:
-            self._rules = rules
-            self._attempts.clear()
-
-    def clear(self) -> None:
-        self.replace([])
-
-    def describe(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [rule.describe() for rule in self._rules]
-
-    def take(self, kind: str, match: Callable[[dict], bool] = lambda _: True) -> dict | None:
-        """Use up one application of the first live matching rule of `kind`."""
-        with self._lock:
-            for rule in self._rules:
-                if rule.kind == kind and rule.times != 0 and match(rule.params):
-                    if rule.times is not None:
-                        rule.times -= 1
-                    return rule.params
-        return None
-
-    def active(self, kind: str) -> list[dict]:
-        with self._lock:
-            return [r.params for r in self._rules if r.kind == kind and r.times != 0]
-
-    def next_attempt(self, custom_id: str) -> int:
-        with self._lock:
-            self._attempts[custom_id] += 1
-            return self._attempts[custom_id]
-
-
-def _metadata_matches(params: dict, metadata: dict[str, str] | None) -> bool:
-    metadata = metadata or {}
-    return all(
-        isinstance(metadata.get(key), str) and pattern.search(metadata[key])
-        for key, pattern in params["metadata"].items()
-    )
-
-
-def http_fault(faults: Faults, method: str, path: str) -> dict | None:
+def http_fault(faults: Faults, method: str, path: str, scope: Scope) -> dict | None:
     def match(p: dict) -> bool:
         return (p["method"] in (None, method)) and bool(p["path"].search(path))
 
-    return faults.take("http", match)
+    return faults.take("http", scope, match)
 
 
-def line_fault(faults: Faults, custom_id: str) -> dict | None:
+PERMISSION_DENIED = "Principal does not have access to API/Operation."
+
+
+def misconfiguration(faults: Faults, scope: Scope) -> ApiError | None:
+    """The error a wrong setting gives on every call, until the rule is cleared."""
+    params = faults.take("misconfigured", scope)
+    if params is None:
+        return None
+    if params["problem"] == "wrong_key":
+        return unauthorized()
+    if params["problem"] == "wrong_endpoint":
+        return not_found()
+    return ApiError(params["status"], "PermissionDenied", PERMISSION_DENIED)
+
+
+def line_fault(faults: Faults, custom_id: str, scope: Scope) -> dict | None:
     """Counts an attempt for `custom_id` and returns the failure to inject, if any."""
+    if not faults.any_active("line_failure"):
+        return None  # attempts count from when rules are set, so none need counting now
     attempt = faults.next_attempt(custom_id)
-    for params in faults.active("line_failure"):
-        limit = params["attempts"]
-        if params["custom_id"].search(custom_id) and (limit is None or attempt <= limit):
-            return params
-    return None
+
+    def match(p: dict) -> bool:
+        limit = p["attempts"]
+        return bool(p["custom_id"].search(custom_id)) and (limit is None or attempt <= limit)
+
+    return faults.take("line_failure", scope, match)
 
 
-def batch_outcome(faults: Faults, metadata: dict | None) -> dict | None:
-    return faults.take("batch_outcome", lambda p: _metadata_matches(p, metadata))
+def truncation(faults: Faults, custom_id: str, scope: Scope) -> float | None:
+    """The fraction of the answer to keep, when it is to be cut short."""
+    params = faults.take(
+        "truncated_answer", scope, lambda p: bool(p["custom_id"].search(custom_id))
+    )
+    return None if params is None else params["fraction"]
 
 
-def commit_delay(faults: Faults, metadata: dict | None) -> float | None:
-    params = faults.take("commit_then_timeout", lambda p: _metadata_matches(p, metadata))
+def batch_outcome(faults: Faults, scope: Scope) -> dict | None:
+    return faults.take("batch_outcome", scope)
+
+
+def commit_delay(faults: Faults, target: str, scope: Scope) -> float | None:
+    params = faults.take("commit_then_timeout", scope, lambda p: p["target"] == target)
     return None if params is None else params["delay"]
 
 
-def file_status(faults: Faults, filename: str) -> str | None:
+def file_status(faults: Faults, scope: Scope) -> str | None:
     """An upload that never gets processed ("pending") or fails processing ("error")."""
-    params = faults.take("file_status", lambda p: bool(p["filename"].search(filename)))
+    params = faults.take("file_status", scope)
     return None if params is None else params["status"]
 
 
-def output_anomalies(faults: Faults, metadata: dict | None, ok: list[bytes]) -> list[bytes]:
-    """Extra output lines a buggy service might write: repeats of real answers (with another
-    answer text) and answers for custom_ids nobody asked about."""
-    params = faults.take("output_anomaly", lambda p: _metadata_matches(p, metadata))
-    if params is None:
-        return []
+def token_limit(faults: Faults, stage: str, scope: Scope) -> bool:
+    return faults.take("token_limit_exceeded", scope, lambda p: p["stage"] == stage) is not None
+
+
+# ----- output tampering ------------------------------------------------------------------------
+
+
+def tamper_output(
+    faults: Faults, scope: Scope, ok: list[bytes], failed: list[bytes]
+) -> tuple[list[bytes], list[bytes]]:
+    """The output and error lines a buggy service might write instead of the right ones."""
+    anomaly = faults.take("output_anomaly", scope)
+    if anomaly is not None:
+        ok, failed = _anomalies(anomaly, ok, failed)
+    odd = faults.take("odd_shape", scope)
+    if odd is not None:
+        ok = _odd_shapes(odd, ok)
+    return ok, failed
+
+
+def _anomalies(
+    params: dict, ok: list[bytes], failed: list[bytes]
+) -> tuple[list[bytes], list[bytes]]:
+    # Repeats carry another answer text, so merging them silently would change a result.
     repeats = [
         line.replace(b'"content":"', b'"content":"(repeat) ', 1)
         for line in ok[: params["duplicate"]]
@@ -271,50 +297,86 @@ def output_anomalies(faults: Faults, metadata: dict | None, ok: list[bytes]) -> 
         line.replace(b'"custom_id":"', b'"custom_id":"stranger-', 1)
         for line in ok[: params["unknown"]]
     ]
-    return repeats + strangers
+    # Lost lines are the last ones, answers first, so they are never the repeated ones.
+    lost = params["lost"]
+    from_failed = max(0, lost - len(ok))
+    kept_ok = ok[: max(0, len(ok) - lost)]
+    kept_failed = failed[: max(0, len(failed) - from_failed)]
+    return kept_ok + repeats + strangers, kept_failed
 
 
-def token_limit(faults: Faults, stage: str, metadata: dict | None) -> bool:
-    def match(p: dict) -> bool:
-        return p["stage"] == stage and _metadata_matches(p, metadata)
+def _odd_shapes(params: dict, ok: list[bytes]) -> list[bytes]:
+    out, left = [], params["count"]
+    for line in ok:
+        if left > 0 and params["custom_id"].search(orjson.loads(line)["custom_id"]):
+            line, left = reshape(line, params["shape"]), left - 1
+        out.append(line)
+    return out
 
-    return faults.take("token_limit_exceeded", match) is not None
+
+def reshape(line: bytes, shape: str) -> bytes:
+    if shape == "not_json":
+        return line[: len(line) // 2]
+    data = orjson.loads(line)
+    response = data["response"]
+    body = response["body"]
+    if shape == "response_string":
+        data["response"] = orjson.dumps(response).decode()
+    elif shape == "body_list":
+        response["body"] = [body]
+    else:
+        key = "choices" if "choices" in body else "output"
+        body[key] = [_text_of(item) for item in body[key]]
+    return orjson.dumps(data)
 
 
-def _capitalize(params: dict, kind: str, obj: dict) -> None:
-    if kind in params["objects"] and isinstance(obj.get("status"), str):
+def _text_of(item: dict) -> str:
+    """A choice (or Responses output item) flattened to its text."""
+    if isinstance(item.get("message"), dict):
+        return str(item["message"].get("content"))
+    content = item.get("content") or [{}]
+    return str(content[0].get("text"))
+
+
+# ----- quirks: how objects are rendered --------------------------------------------------------
+
+
+def _capitalize(obj: dict) -> None:
+    if isinstance(obj.get("status"), str):
         obj["status"] = obj["status"].capitalize()
 
 
-def _iso(params: dict, kind: str, obj: dict) -> None:
-    if kind not in params["objects"]:
-        return
+def _iso(obj: dict) -> None:
     for name in TIMESTAMP_FIELDS:
         if isinstance(obj.get(name), int):
             stamp = datetime.fromtimestamp(obj[name], UTC)
             obj[name] = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _null_counts(params: dict, kind: str, obj: dict) -> None:
-    statuses = params["statuses"]
-    if kind == "batch" and (statuses is None or obj.get("status") in statuses):
-        obj["request_counts"] = None
+def _null_counts(obj: dict) -> None:
+    obj["request_counts"] = None
 
 
-QUIRKS: dict[str, Callable[[dict, str, dict], None]] = {
+def apply_quirks(faults: Faults, object_kind: str, obj: dict, scope: Scope) -> dict:
+    status = obj.get("status")
+
+    def for_object(p: dict) -> bool:
+        return object_kind in p["objects"]
+
+    def counted(p: dict) -> bool:
+        return object_kind == "batch" and (p["statuses"] is None or status in p["statuses"])
+
     # Order matters: request-count rules look at the status before it is capitalized.
-    "null_request_counts": _null_counts,
-    "iso_timestamps": _iso,
-    "capitalize_status": _capitalize,
-}
-
-
-def apply_quirks(faults: Faults, kind: str, obj: dict) -> dict:
-    for name, quirk in QUIRKS.items():
-        for params in faults.active(name):
-            quirk(params, kind, obj)
+    if faults.take("null_request_counts", scope, counted) is not None:
+        _null_counts(obj)
+    if faults.take("iso_timestamps", scope, for_object) is not None:
+        _iso(obj)
+    if faults.take("capitalize_status", scope, for_object) is not None:
+        _capitalize(obj)
     return obj
 
+
+# ----- error bodies ----------------------------------------------------------------------------
 
 LINE_ERRORS: dict[int, tuple[str, str]] = {
     0: ("Timeout", "The operation was timeout."),
@@ -345,6 +407,9 @@ HTML_ERROR = (
     "</h1></center><hr><center>Microsoft-Azure-Application-Gateway/v2</center></body></html>"
 )
 HTTP_ERRORS: dict[int, tuple[str, str]] = {
+    401: ("401", unauthorized().message),
+    403: ("PermissionDenied", PERMISSION_DENIED),
+    404: ("404", "Resource not found"),
     429: ("429", "Rate limit is exceeded. Try again in {retry} seconds."),
     500: ("InternalServerError", "The service encountered an internal error."),
     503: ("ServiceUnavailable", "The service is temporarily unable to process your request."),

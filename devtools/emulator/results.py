@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
 
-from .answers import answer
-from .faults import LINE_ERRORS, Faults, line_error, line_fault
+from .answers import answer, cut_off
+from .faults import LINE_ERRORS, Faults, line_error, line_fault, truncation
+from .rules import Facts, Scope
 from .store import LineResult
 from .upstream import UpstreamReply, call_upstream
 
@@ -64,6 +65,7 @@ class Processor:
     batch_id: str
     endpoint: str
     faults: Faults
+    facts: Facts  # the batch's, for scoped faults
     now: Callable[[], int]  # epoch seconds, for the answers' `created`
     upstream: str | None = None
     timeout: float = 60.0
@@ -71,15 +73,19 @@ class Processor:
 
     def run(self, request: dict[str, Any]) -> LineResult:
         custom_id = request["custom_id"]
-        fault = line_fault(self.faults, custom_id)
+        # A line is about its own deployment, within its batch's file and metadata.
+        scope = Scope(
+            lambda: replace(self.facts, deployments=frozenset({request["body"]["model"]}))
+        )
+        fault = line_fault(self.faults, custom_id, scope)
         if fault is not None:
             status, error = line_error(fault)
             return failure(self.batch_id, custom_id, status, error, fault["shape"])
-        if self.upstream is None:
-            return success(
-                self.batch_id, custom_id, answer(self.endpoint, request["body"], self.now())
-            )
-        return self._from_upstream(custom_id, request["body"])
+        if self.upstream is not None:
+            return self._from_upstream(custom_id, request["body"])
+        body = answer(self.endpoint, request["body"], self.now())
+        kept = truncation(self.faults, custom_id, scope)
+        return success(self.batch_id, custom_id, body if kept is None else cut_off(body, kept))
 
     def _from_upstream(self, custom_id: str, body: dict[str, Any]) -> LineResult:
         reply = self.call(self.upstream or "", self.endpoint, body, self.timeout)

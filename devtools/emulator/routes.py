@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from http import HTTPStatus
 from typing import Any
 
-import orjson
-
-from .api import Api, Reply, Request
-from .errors import ApiError, bad_request, not_found, unauthorized
-from .faults import HTML_ERROR, HTTP_ERRORS, RuleError, http_fault
+from . import admin
+from .api import Api, Reply, Request, json_body, upload_scope
+from .auth import check_caller
+from .errors import ApiError, not_found
+from .faults import HTML_ERROR, HTTP_ERRORS, http_fault, misconfiguration
+from .multipart import parse_multipart
+from .rules import Facts, Scope
 
 # Global Batch arrived with 2024-07-01-preview; older dated versions have no batches.
 FIRST_BATCH_API = "2024-07-01"
@@ -29,23 +32,28 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
 ]
 
 
-def authorized(req: Request, api_key: str | None) -> bool:
-    """`api-key` must match a configured key; any Bearer token stands for Entra ID."""
-    key = req.headers.get("api-key")
-    if key is not None:
-        return bool(key) and (api_key is None or key == api_key)
-    scheme, _, token = (req.headers.get("Authorization") or "").partition(" ")
-    return scheme.lower() == "bearer" and bool(token.strip())
+Route = tuple[str, dict[str, str]]
 
 
-def api_subpath(req: Request) -> str:
-    """The path below the API root; dated paths need a known `api-version` like Azure."""
+def find_route(req: Request) -> Route | None:
+    """The operation a call asks for, by path and method alone (before any check)."""
+    v1 = req.path.startswith("/openai/v1/")
+    sub = req.path[len("/openai/v1") :] if v1 else req.path[len("/openai") :]
+    for method, pattern, name in ROUTES:
+        match = pattern.fullmatch(sub)
+        if match and method == req.method:
+            return name, match.groupdict()
+    return None
+
+
+def check_api_version(req: Request) -> None:
+    """Dated paths need a known `api-version`; a missing or pre-batch one is a 404, as at
+    Azure. v1 paths take none."""
     if req.path.startswith("/openai/v1/"):
-        return req.path[len("/openai/v1") :]
+        return
     version = req.query.get("api-version", "")
     if not API_VERSION.fullmatch(version) or version < FIRST_BATCH_API:
         raise not_found()
-    return req.path[len("/openai") :]
 
 
 def dispatch(api: Api, req: Request) -> Reply:
@@ -57,25 +65,73 @@ def dispatch(api: Api, req: Request) -> Reply:
 
 def _dispatch(api: Api, req: Request) -> Reply:
     if req.path.startswith("/_emulator/"):
-        return admin(api, req)
+        return admin.handle(api, req)
     if not req.path.startswith("/openai/"):
         raise not_found()
-    fault = http_fault(api.faults, req.method, req.path)
-    if fault is not None:
+    route = find_route(req)
+    scope = Scope(lambda: request_facts(api, req, route))
+    fault = http_fault(api.faults, req.method, req.path, scope)
+    if fault is not None and not fault["commit"]:
         return fault_reply(fault)
-    if not authorized(req, api.config.api_key):
-        raise unauthorized()
-    sub = api_subpath(req)
-    for method, pattern, name in ROUTES:
-        match = pattern.fullmatch(sub)
-        if match and method == req.method:
-            return getattr(api, name)(req, **match.groupdict())
-    raise not_found()
+    problem = misconfiguration(api.faults, scope)
+    if problem is not None:
+        raise problem
+    config = api.config
+    v1 = req.path.startswith("/openai/v1/")
+    check_caller(req.headers, v1, config.api_key, config.entra_secret, config.wall_clock())
+    if fault is None:
+        return _operation(api, req, route)
+    # A `commit` fault lets the call take effect (or fail), then loses its answer.
+    try:
+        _operation(api, req, route)
+    except ApiError:
+        pass
+    return fault_reply(fault)
+
+
+def _operation(api: Api, req: Request, route: Route | None) -> Reply:
+    check_api_version(req)
+    if route is None:
+        raise not_found()
+    name, ids = route
+    return getattr(api, name)(req, **ids)
+
+
+def request_facts(api: Api, req: Request, route: Route | None) -> Facts:
+    """What a call is about, for scoped faults: the file or batch it names or creates."""
+    name, ids = route or ("", {})
+    if "file_id" in ids:
+        rec = api.files.get(ids["file_id"]) or api.deleted.get(ids["file_id"])
+        return Facts() if rec is None else api.file_facts(rec)
+    if "batch_id" in ids:
+        batch = api.batches.get(ids["batch_id"])
+        return Facts() if batch is None else batch.facts()
+    try:
+        if name == "create_file":
+            return _upload_facts(req)
+        if name == "create_batch":
+            return _create_facts(api, req)
+    except ApiError:
+        pass  # a malformed call is about nothing in particular
+    return Facts()
+
+
+def _upload_facts(req: Request) -> Facts:
+    parts = parse_multipart(req.body or b"", req.headers.get("Content-Type", ""))
+    upload = next((p for p in parts if p.name == "file"), None)
+    return Facts() if upload is None else upload_scope(upload).facts()
+
+
+def _create_facts(api: Api, req: Request) -> Facts:
+    data = json_body(req)
+    rec = api.files.get(str(data.get("input_file_id")))
+    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else None
+    return Facts(metadata=metadata) if rec is None else replace(rec.facts(), metadata=metadata)
 
 
 def fault_reply(fault: dict[str, Any]) -> Reply:
-    if fault["close"]:
-        return Reply(close=True)
+    if fault["close"] or fault["reset"]:
+        return Reply(close=True, reset=fault["reset"])
     status = fault["status"]
     headers = {}
     if fault["retry_after"] is not None:
@@ -93,29 +149,3 @@ def _reason(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Error"
-
-
-def admin(api: Api, req: Request) -> Reply:
-    key = (req.method, req.path.rstrip("/"))
-    if key == ("GET", "/_emulator/state"):
-        return Reply(body=api.state())
-    if key == ("GET", "/_emulator/faults"):
-        return Reply(body=api.faults.describe())
-    if key == ("POST", "/_emulator/faults"):
-        return _set_faults(api, req)
-    if key == ("DELETE", "/_emulator/faults"):
-        api.faults.clear()
-        return Reply(body=[])
-    if key == ("POST", "/_emulator/reset"):
-        api.reset()
-        return Reply(body={"reset": True})
-    raise not_found()
-
-
-def _set_faults(api: Api, req: Request) -> Reply:
-    try:
-        rules = orjson.loads(req.body or b"null")
-        api.faults.replace(rules)
-    except (ValueError, RuleError) as exc:
-        raise bad_request(f"Invalid fault rules: {exc}") from exc
-    return Reply(body=api.faults.describe())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import struct
 import sys
 import uuid
 from email.message import Message
@@ -117,12 +119,20 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             pass  # trailers
         return None if total > limit else b"".join(chunks)
 
+    def _reset(self) -> None:
+        """Close with a TCP RST, as a dropped load-balancer connection does: a zero linger
+        makes close() abort the connection instead of ending it with FIN."""
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+
     def _send(self, reply: Reply) -> None:
         if reply.delay:
             # Wakes early when the emulator stops, so shutdown never waits on a stall.
             self.server.api.stopping.wait(reply.delay)
         if reply.close:
             self.close_connection = True
+            if reply.reset:
+                self._reset()
             return
         payload = reply.raw if reply.raw is not None else orjson.dumps(reply.body)
         request_id = str(uuid.uuid4())

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import Timings
+from .rules import Facts
+from .validation import deployments_in
 
 TERMINAL = ("completed", "failed", "expired", "cancelled")
 OUTPUT_TERMINAL = ("completed", "expired", "cancelled")
@@ -48,6 +50,18 @@ class FileRec:
     created_at: int
     expires_at: int | None = None
     stuck: str | None = None  # a `file_status` fault: "pending" for ever, or "error"
+    batch_id: str | None = None  # set on a batch's output and error files
+    deleted_at: int | None = None
+    _deployments: frozenset[str] | None = None
+
+    def deployments(self) -> frozenset[str]:
+        """The deployments the file's lines name (read once, when a scoped fault asks)."""
+        if self._deployments is None:
+            self._deployments = deployments_in(self.content)
+        return self._deployments
+
+    def facts(self) -> Facts:
+        return Facts(self.deployments(), (self.filename,))
 
     def status(self, now: float) -> str:
         if self.stuck is not None:
@@ -108,6 +122,11 @@ class BatchRec:
     output_file_id: str | None = None
     error_file_id: str | None = None
     materialized: bool = False
+    input_filename: str = ""
+    deployments: frozenset[str] = frozenset()
+
+    def facts(self) -> Facts:
+        return Facts(self.deployments, (self.input_filename,), self.metadata)
 
     @property
     def total(self) -> int:

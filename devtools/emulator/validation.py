@@ -50,6 +50,19 @@ def split_lines(content: bytes) -> list[bytes]:
     return lines
 
 
+def deployments_in(content: bytes) -> frozenset[str]:
+    """Every `body.model` named by a line that parses."""
+    models: set[str] = set()
+    for raw in split_lines(content):
+        try:
+            body = orjson.loads(raw).get("body")
+        except (orjson.JSONDecodeError, AttributeError):
+            continue
+        if isinstance(body, dict) and isinstance(body.get("model"), str):
+            models.add(body["model"])
+    return frozenset(models)
+
+
 def validate_file(
     content: bytes,
     endpoint: str,

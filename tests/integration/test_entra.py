@@ -1,6 +1,7 @@
 """Without an API key the app authenticates with Entra ID: a managed-identity token, sent as a
 Bearer header, for the Cognitive Services scope. The identity endpoint here is a local stand-in
-for App Service's (the same protocol azure-identity speaks in Azure)."""
+for App Service's (the same protocol azure-identity speaks in Azure); it signs its tokens with
+the emulator's Entra secret, and the emulator checks their audience and lifetime as Azure does."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from devtools.emulator import mint_token
 from shared.batches.azure_openai import OpenAIBatchService, make_client
 from shared.config import Settings
 
@@ -19,7 +21,7 @@ IDENTITY_HEADER = "local-identity-header"
 
 
 @pytest.fixture
-def identity_endpoint(monkeypatch):
+def identity_endpoint(monkeypatch, emulator):
     seen: list[dict[str, str]] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -28,7 +30,9 @@ def identity_endpoint(monkeypatch):
             seen.append({**query, "header": self.headers.get("X-IDENTITY-HEADER", "")})
             body = json.dumps(
                 {
-                    "access_token": "entra-token-123",
+                    "access_token": mint_token(
+                        emulator.config.entra_secret, audience=query.get("resource", "")
+                    ),
                     "token_type": "Bearer",
                     "expires_on": str(int(time.time()) + 3600),
                     "resource": query.get("resource", ""),
