@@ -253,7 +253,7 @@ def verdict(by_size: dict[int, dict[str, dict[str, Any]]]) -> None:
     ours_ = by_size[first]["ours"]
     speedup = by_size[first]["naive"]["seconds"] / ours_["seconds"]
     over_floor = ours_["seconds"] / by_size[first]["floor"]["seconds"]
-    print("\ntargets (quality.md), at the first size:")
+    print("\ntargets (docs/reliability.md), at the first size:")
     _target(f"{speedup:.1f}x faster than naive", speedup >= TARGET_VS_NAIVE, ">= 4x")
     _target(f"{over_floor:.2f}x the floor", over_floor <= TARGET_VS_FLOOR, "<= 1.5x")
     peak = ours_["peak_mib"]

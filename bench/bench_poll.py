@@ -209,7 +209,7 @@ def verdict(jobs: int, seconds: float, tick: TickReport, concurrency: int) -> No
     per_thousand = seconds * 1000 / jobs
     met = per_thousand < TARGET_SECONDS
     print(
-        f"\ntarget (quality.md): one tick over 1,000 jobs under {TARGET_SECONDS:g} s: "
+        f"\ntarget (docs/reliability.md): one tick over 1,000 jobs under {TARGET_SECONDS:g} s: "
         f"{per_thousand:.2f} s per 1,000 jobs, {'met' if met else 'MISSED'}"
     )
 

@@ -9,7 +9,7 @@ from shared.jobs.lease import run_leased
 from shared.jobs.model import Job, JobStatus
 from shared.lifecycle.cleanup import cleanup
 from shared.results.collect import collect
-from shared.results.complete import complete
+from shared.results.complete import finish_round
 
 if TYPE_CHECKING:
     from shared.deps import Deps
@@ -36,5 +36,5 @@ def complete_job(deps: Deps, job_id: str) -> Job | None:
 
 
 def _finish(deps: Deps, job: Job) -> Job:
-    done = complete(deps, collect(deps, job))
+    done = finish_round(deps, collect(deps, job))
     return cleanup(deps, done) if done.is_terminal else done

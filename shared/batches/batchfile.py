@@ -16,6 +16,9 @@ NATIVE_HEAD = b'{"custom_id":%b,"method":"POST","url":"%b","body":'
 ID_KEY = b'{"custom_id":'
 AFTER_ID = {url: b',"method":"POST","url":"%b","body":' % url.encode() for url in KNOWN_URLS}
 NATIVE_OVERHEAD = len(NATIVE_HEAD % (b"", b"")) + len(b"}\n")
+_ID_START = len(ID_KEY)
+_AFTER_ID = b',"method":"POST","url":"'
+_BODY_KEY = b'","body":'
 
 
 def native_pieces(id_json: bytes, url: str, body_json: bytes) -> tuple[bytes, ...]:
@@ -32,3 +35,10 @@ def native_size(id_json: bytes, url: str, body_json: bytes) -> int:
 def native_line(custom_id: str, url: str, body: dict[str, Any]) -> bytes:
     """One uploaded line with its line end."""
     return b"".join(native_pieces(orjson.dumps(custom_id), url, orjson.dumps(body)))
+
+
+def split_native(line: bytes) -> tuple[bytes, bytes]:
+    """(custom_id JSON, body JSON) of a line built by native_pieces, without parsing it."""
+    id_end = line.index(_AFTER_ID, _ID_START)
+    body_start = line.index(_BODY_KEY, id_end + len(_AFTER_ID)) + len(_BODY_KEY)
+    return line[_ID_START:id_end], line[body_start:-2]  # every line ends with b"}\n"

@@ -72,7 +72,7 @@ def quick_chat(number: int, raw: bytes, data: dict[str, Any]) -> Request | None:
     body_json = encode(body)
     if body_json is None:
         return None
-    # Strict JSON: no key lost to a duplicate (see rawtext.duplicate_key): as many colons as
+    # Strict JSON: no key lost to a duplicate (see text.duplicate_key): as many colons as
     # the top-level keys, the custom_id's (url and method have none) and the body's. Counted
     # as the length a removal takes off, which is twice as fast as bytes.count here.
     expected = 4 + custom_id.count(":") + len(body_json) - len(body_json.replace(b":", b""))

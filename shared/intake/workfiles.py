@@ -7,18 +7,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from shared.batches.batchfile import NATIVE_HEAD
+from shared.batches.batchfile import split_native
 from shared.batches.split import PartPlan
 from shared.intake.model import INDEX_HEAD, Request, Sink
 from shared.storage.names import part_file
 
 ORDER = "order.txt"  # local only: "<line> <part>[ <input JSON>]" per request, in input order
 BATCH_PIECES = 1000  # pieces per write call (the OS takes at most 1,024 buffers at once)
-# In an uploaded line, the custom_id's JSON ends where this begins (it cannot occur inside a
-# JSON string, whose quotes are escaped), and the body starts after the url that follows.
-ID_START = len(NATIVE_HEAD.split(b"%b")[0])
-AFTER_ID = NATIVE_HEAD.split(b"%b")[1]
-BODY_KEY = NATIVE_HEAD.split(b"%b")[2]
 
 
 class PieceWriter:
@@ -101,11 +96,9 @@ class WorkFiles(Sink):
 
 
 def index_line(line: bytes, part: bytes, native: bytes, given: list[bytes]) -> bytes:
-    """The index record of one request from its uploaded line (see AFTER_ID)."""
-    id_end = native.index(AFTER_ID, ID_START)
-    body_start = native.index(BODY_KEY, id_end + len(AFTER_ID)) + len(BODY_KEY)
-    head = INDEX_HEAD % (int(line), native[ID_START:id_end], int(part))
-    body = native[body_start:-2]  # every uploaded line ends with b"}\n"
+    """The index record of one request from its uploaded line."""
+    id_json, body = split_native(native)
+    head = INDEX_HEAD % (int(line), id_json, int(part))
     if given:
         return b'%b%b,"input":%b}\n' % (head, body, given[0])
     return b"%b%b}\n" % (head, body)

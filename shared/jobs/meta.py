@@ -10,7 +10,8 @@ import orjson
 
 @dataclass(frozen=True)
 class JobMeta:
-    """Written once by prepare, read by completion to shape results.csv and the summary."""
+    """Written once by prepare, read by completion to shape results.csv. `endpoint` is kept for
+    reading older work files and for people; nothing reads it yet."""
 
     format: str = "native"  # native | prompt | csv
     input_columns: tuple[str, ...] = ()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from shared.batches.cleanup import delete_part_files
+from shared.batches.files import delete_part_files
 from shared.jobs.lease import release
 from shared.jobs.model import Job
 from shared.storage import blobs

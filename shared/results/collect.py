@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shared.batches.cleanup import delete_part_files
+from shared.batches.files import delete_part_files
 from shared.crash import crashpoint
 from shared.jobs.model import Job, Part
 from shared.storage import blobs

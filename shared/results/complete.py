@@ -19,7 +19,7 @@ from shared.results.merge import MergeFiles
 from shared.results.outcomes import Outcomes
 from shared.results.publish import publish_outcome
 from shared.results.results_csv import csv_spec
-from shared.results.retry import Attempts, read_lines, send_retries
+from shared.results.retry import Attempts, max_attempts_for, read_lines, send_retries
 from shared.storage import blobs
 from shared.storage.names import JOB_META, WORK_INDEX, collected_file, part_file, work_prefix
 
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 CHUNK = 1 << 20
 
 
-def complete(deps: Deps, job: Job) -> Job:
+def finish_round(deps: Deps, job: Job) -> Job:
     """Merge; a new round when requests are to be retried, else the outputs and a final state."""
     with tempfile.TemporaryDirectory(prefix="batchdrop-") as tmp:
         run = MergeRun(deps, job, Path(tmp))
@@ -54,10 +54,7 @@ class MergeRun:
         attempts = self._load()
         index = self._download(WORK_INDEX)
         spec = csv_spec(self._meta(), _first_request(index))
-        # A cancel means stop: nothing of a cancelled job is sent again.
-        cancelled = any(p.remote_status == "cancelled" for p in self.job.parts)
-        max_attempts = 1 if cancelled else self.deps.settings.max_attempts
-        files = MergeFiles(self.folder, max_attempts, spec)
+        files = MergeFiles(self.folder, max_attempts_for(self.job, self.deps.settings), spec)
         files.run(index, self.outcomes, {p.index: p for p in self.job.parts}, attempts)
         return files
 

@@ -13,7 +13,7 @@ import orjson
 from shared.jobs.model import Part
 from shared.results.outcomes import Outcomes
 from shared.results.results_csv import CsvSpec, CsvWriter
-from shared.results.retry import RETRY_FILE, Attempts, retryable
+from shared.results.retry import RETRY_FILE, Attempts, should_retry
 from shared.results.tally import Tally
 from shared.storage.names import ERRORS, RESULTS, RESULTS_CSV
 
@@ -141,7 +141,7 @@ class MergeFiles:
         return (self.folder / name).open("wb", buffering=WRITE_BUFFER)
 
     def _failed(self, row: dict[str, Any], retry: BinaryIO) -> None:
-        if retryable(row) and row["attempts"] < self.max_attempts:
+        if should_retry(row, self.max_attempts):
             self.retry_count += 1
             record = {k: row[k] for k in ("line", "custom_id", "request")}
             retry.write(orjson.dumps(record) + b"\n")

@@ -1,4 +1,4 @@
-"""Writing a job's outputs to its output folder: one commit per file, summary.json last."""
+"""Writing a job's outputs (one commit per file, summary.json last) and saving its final state."""
 
 from __future__ import annotations
 

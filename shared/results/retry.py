@@ -13,6 +13,7 @@ import orjson
 
 from shared.batches.batchfile import native_line
 from shared.batches.split import Splitter
+from shared.config import Settings
 from shared.jobs.lease import release
 from shared.jobs.model import Job, JobStatus, Part
 from shared.storage import blobs
@@ -34,7 +35,20 @@ RETRY_CODES = frozenset(
 )
 
 
+def max_attempts_for(job: Job, settings: Settings) -> int:
+    """Tries per request for this job: a cancelled job sends nothing again."""
+    cancelled = any(p.remote_status == "cancelled" for p in job.parts)
+    return 1 if cancelled else settings.max_attempts
+
+
+def should_retry(result: dict[str, Any], max_attempts: int) -> bool:
+    """A failed request goes out again if its failure is worth another try and it has tries
+    left (its `attempts` counts the tries so far)."""
+    return retryable(result) and result["attempts"] < max_attempts
+
+
 def retryable(result: dict[str, Any]) -> bool:
+    """Failures another try can fix: throttling, server errors, timeouts, lost lines."""
     error = result.get("error")
     if result["status"] == "succeeded" or not isinstance(error, dict):
         return False

@@ -32,7 +32,7 @@ if str(REPO) not in sys.path:
 
 from shared.config import DEFAULTS, LOCAL_ONLY  # noqa: E402
 
-# Built-in roles the deployment may assign (azure-facts.md, "Roles"), by definition id.
+# Built-in roles the deployment may assign (docs/deploy.md, "Roles"), by definition id.
 ALLOWED_ROLES = {
     "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
     "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
