@@ -103,11 +103,10 @@ class Handler(BaseHTTPRequestHandler):
             self._send(413, {}, b'{"error": "request body too large"}')
             return
         route, params = found
-        host, port = self.server.server_address[:2]
         request = payloads.http_request(
             str(route.function.trigger["name"]),
             self.command,
-            f"http://{host}:{port}{self.path}",
+            f"http://{self.headers.get('Host', 'localhost')}{self.path}",
             dict(self.headers.items()),
             dict(parse_qsl(url.query)),
             params,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import logging
 import os
@@ -113,7 +114,7 @@ class FunctionHost:
         delivered = 0
         for name, etag in self.new_blobs():
             self.seen.add((name, etag))
-            self._with_retries(name, etag, lambda n=name: self.deliver_blob(n))
+            self._with_retries(name, etag, functools.partial(self.deliver_blob, name))
             delivered += 1
         return delivered
 
