@@ -20,6 +20,8 @@ from .worker import AppLoadError, RuntimeWorker
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # Every storage request at INFO would bury the functions' own lines in the log.
+    logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
     load_local_settings(args.settings)
     try:
         worker = RuntimeWorker.start(args.app_dir)
