@@ -173,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
             AZURE_OPENAI_ENDPOINT=line.rsplit(" ", 1)[-1],
             AZURE_OPENAI_API_KEY=DEMO_KEY,
             AZURE_OPENAI_DEPLOYMENT=DEPLOYMENT,
+            # Bindings name these settings (%...%): the host needs them set, as Azure does.
+            BATCH_INPUT_CONTAINER="batch-input",
+            BATCH_COMPLETION_QUEUE="batch-completions",
             POLL_SCHEDULE="*/2 * * * * *",
             BATCH_STATUS_MIN_SECONDS="1",  # the emulator needs no once-a-minute courtesy
         )

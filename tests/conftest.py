@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -12,6 +13,7 @@ import pytest
 
 from devtools.azurite import Azurite
 
+ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "test-emulator-key"
 # Signs the Entra ID tokens of the managed-identity stand-in (tests/test_entra.py).
 ENTRA_SECRET = "test-entra-signing-secret"
@@ -84,10 +86,11 @@ def app_env(azurite, emulator, monkeypatch) -> Callable[..., dict[str, str]]:
 
 @pytest.fixture
 def host(azurite):
-    import function_app
+    """The local host around the Python Functions runtime, which loads function_app.py once
+    per process (quick retries: a failed queue message is visible again after a second)."""
     from devtools.host import FunctionHost
 
-    return FunctionHost(function_app.app, azurite.connection_string, visibility_timeout=1)
+    return FunctionHost(ROOT, azurite.connection_string, visibility_timeout=1, retry_delay=1)
 
 
 def jsonl(rows: list[dict[str, Any]]) -> bytes:

@@ -1,7 +1,17 @@
-"""A local stand-in for the Azure Functions host (Core Tools cannot be installed offline)."""
+"""A local stand-in for the Azure Functions host that runs the app through the real Python
+runtime library (`azure-functions-runtime`), as Azure does from Python 3.13 on."""
 
-from .registry import registry, resolve
+from .bindings import BindingError, resolve
 from .runner import FunctionHost
 from .settings import load_local_settings
+from .worker import AppLoadError, InvocationFailed, RuntimeWorker
 
-__all__ = ["FunctionHost", "load_local_settings", "registry", "resolve"]
+__all__ = [
+    "AppLoadError",
+    "BindingError",
+    "FunctionHost",
+    "InvocationFailed",
+    "RuntimeWorker",
+    "load_local_settings",
+    "resolve",
+]

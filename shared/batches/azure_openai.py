@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import openai
 from tenacity import (
@@ -29,7 +29,6 @@ from shared.config import Settings
 from shared.jobs.model import normalise_remote_status
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 SCOPE = "https://cognitiveservices.azure.com/.default"
 READ_RETRIES = 3  # the SDK's own backoff, for calls that are safe to repeat
@@ -229,7 +228,7 @@ class OpenAIBatchService:
             log.info("file %s already gone", file_id)
 
 
-def _careful(
+def _careful[T](
     send: Callable[[], T],
     waiting: Callable[[openai.BadRequestError], Exception | None],
     lookup: Callable[[], T | None],

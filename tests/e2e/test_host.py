@@ -1,4 +1,5 @@
-"""`python -m devtools.host` as a user runs it: a separate process that reacts to uploads."""
+"""`python -m devtools.host` as a user runs it: a separate process that loads function_app.py
+through the Python Functions runtime library and reacts to uploads, ticks, messages and HTTP."""
 
 from __future__ import annotations
 
@@ -7,17 +8,17 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
-from pathlib import Path
 
 import orjson
+import pytest
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient
 
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "three-questions.jsonl"
 
 
@@ -61,9 +62,8 @@ def test_host_process_turns_the_sample_into_results(azurite, emulator, tmp_path)
         "--interval",
         "0.2",
     ]
-    proc = subprocess.Popen(
-        args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
+    log = (tmp_path / "host.log").open("w")
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
     try:
         ready = proc.stdout.readline()
         assert "host ready" in ready, ready
@@ -86,9 +86,19 @@ def test_host_process_turns_the_sample_into_results(azurite, emulator, tmp_path)
             return found if [j["status"] for j in found] == ["completed"] else None
 
         jobs = wait_for(listed, 10, "the job listed as completed")
+        wrong_method = urllib.request.Request(f"http://127.0.0.1:{port}/api/jobs", method="POST")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(wrong_method)
+        assert refused.value.code == 404  # routes are per method, under the api/ prefix
     finally:
         proc.terminate()
         proc.wait(10)
+        log.close()
+    logged = (tmp_path / "host.log").read_text()
+    # The runtime library indexed the app and ran each kind of function.
+    assert "Successfully indexed function app" in logged and '"function_count": 6' in logged
+    for name in ("submit_prompt_file", "poll_batches", "complete_batch", "list_jobs"):
+        assert f"Function name: {name}, Function Type: sync" in logged
     assert doc["status"] == "completed" and doc["counts"]["succeeded"] == 3
     results = [
         orjson.loads(x) for x in out.download_blob("sample/results.jsonl").readall().splitlines()
