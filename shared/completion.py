@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING
 
 from shared.jobs.lease import run_leased
 from shared.jobs.model import Job, JobStatus
+from shared.lifecycle.advance import superseded
 from shared.lifecycle.cleanup import cleanup
+from shared.lifecycle.give_up import give_up, supersede
 from shared.results.collect import collect
 from shared.results.complete import finish_round
 
@@ -27,7 +29,10 @@ def complete_job(deps: Deps, job_id: str) -> Job | None:
     if job is None or job.status != JobStatus.COMPLETING:
         log.info("job %s: nothing to complete (%s)", job_id, job.status if job else "no job")
         return job
-    finished = run_leased(deps.store, job, deps.settings.lease_seconds, lambda j: _finish(deps, j))
+    s = deps.settings
+    finished = run_leased(
+        deps.store, job, s.lease_seconds, s.clock_skew_seconds, lambda j: _finish(deps, j)
+    )
     if finished is None:
         # Raise so the queue delivers the message again later: if the holder finishes, that
         # delivery finds the job done; if it died, its lease will have run out.
@@ -36,5 +41,9 @@ def complete_job(deps: Deps, job_id: str) -> Job | None:
 
 
 def _finish(deps: Deps, job: Job) -> Job:
+    if job.step_failures >= deps.settings.max_step_failures:
+        return cleanup(deps, give_up(deps, job))
+    if superseded(job):
+        return cleanup(deps, supersede(deps, job))  # a newer upload owns the outputs
     done = finish_round(deps, collect(deps, job))
     return cleanup(deps, done) if done.is_terminal else done

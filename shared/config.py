@@ -34,6 +34,8 @@ DEFAULTS: dict[str, str | None] = {
     "BATCH_MAX_TOKENS": "0",
     "BATCH_LEASE_SECONDS": "900",
     "BATCH_STUCK_HOURS": "48",
+    "BATCH_CLOCK_SKEW_SECONDS": "60",
+    "BATCH_MAX_STEP_FAILURES": "5",
 }
 
 # Settings that only make sense locally and must not be set in Azure (keys).
@@ -89,6 +91,8 @@ class Settings:
     max_tokens: int  # estimated input tokens per batch; 0: no limit
     lease_seconds: float
     stuck_hours: float
+    clock_skew_seconds: float  # how far apart workers' clocks may be
+    max_step_failures: int  # a step failing this often in a row fails the job
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -125,6 +129,8 @@ class Settings:
             max_tokens=int(_number(get, "BATCH_MAX_TOKENS")),
             lease_seconds=_positive_number(get, "BATCH_LEASE_SECONDS"),
             stuck_hours=_positive_number(get, "BATCH_STUCK_HOURS"),
+            clock_skew_seconds=_number(get, "BATCH_CLOCK_SKEW_SECONDS"),
+            max_step_failures=_positive_int(get, "BATCH_MAX_STEP_FAILURES"),
         )
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from shared.jobs.model import ACTIVE, Job
-from shared.jobs.store import Conflict
+from shared.jobs.model import Job, JobStatus, StopReason
 from shared.storage.names import output_prefix
 
 if TYPE_CHECKING:
@@ -60,21 +59,17 @@ def get_job(deps: Deps, job_id: str) -> dict[str, Any] | None:
 
 
 def cancel_job(deps: Deps, job_id: str) -> dict[str, Any] | None:
-    """Ask the service to cancel each live batch; the poller then finishes the job as cancelled."""
+    """Ask the job's worker to cancel it: a request written beside the job, never over it, so
+    the worker's own writes are not disturbed. The worker finds every batch the job has at
+    the service (also one whose create answer was lost), cancels it and keeps its answers."""
     job = deps.store.get(job_id)
     if job is None:
         return None
-    if job.status not in ACTIVE:
+    if job.is_terminal or job.status == JobStatus.COMPLETING:
         raise ValueError(
-            f"job {job_id} is {job.status.value}; only submitting, waiting or in_progress "
-            "jobs can be cancelled"
+            f"job {job_id} is {job.status.value}; only received, submitting, waiting or "
+            "in_progress jobs can be cancelled"
         )
-    try:
-        job = deps.store.save(job.changed(cancel_requested=True))
-    except Conflict:
-        raise ValueError(f"job {job_id} changed while cancelling; try again") from None
-    for part in job.parts:
-        if part.batch_id and not part.done:
-            deps.service.cancel_batch(part.batch_id)
-            log.info("job %s: cancel requested for batch %s", job_id, part.batch_id)
-    return job_view(job, deps.settings.output_container)
+    if not deps.store.request_stop(job_id, StopReason.CANCEL, "Cancelled through the HTTP API."):
+        log.info("job %s: cancel already pending", job_id)
+    return job_view(deps.store.get(job_id) or job, deps.settings.output_container)

@@ -68,6 +68,9 @@ def app_env(azurite, emulator, monkeypatch) -> Callable[..., dict[str, str]]:
             "BATCH_STATUS_MIN_SECONDS": "0",
             "BATCH_QUOTA_BACKOFF_SECONDS": "0.2",
             "BATCH_LEASE_SECONDS": "2",
+            "BATCH_CLOCK_SKEW_SECONDS": "0",
+            # A crashed worker's lease covers its calls' timeout: keep both short here.
+            "AZURE_OPENAI_TIMEOUT_SECONDS": "3",
             **overrides,
         }
         for name in ("AZURE_OPENAI_API_VERSION",):

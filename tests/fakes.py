@@ -4,59 +4,124 @@ the few queue and container calls the app makes, in memory."""
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import TableTransactionError
 
 from shared.batches.service import RemoteBatch, RemoteFile
 from shared.config import Settings
 from shared.deps import Deps
-from shared.jobs.model import Job, renewed
-from shared.jobs.store import Conflict
+from shared.jobs.store import TableJobStore
 
 
-class FakeStore:
-    """JobStore in memory, with the table's conditional-write rules."""
+class Row(dict):
+    """A table entity as the SDK returns it: a dict with its ETag in .metadata."""
+
+    metadata: dict[str, Any]
+
+
+class FakeTable:
+    """The Table seam of shared.jobs.store in memory: ETags, conditional updates, create-if-
+    absent, and all-or-nothing transactions, as Table Storage does them."""
 
     def __init__(self) -> None:
-        self.rows: dict[str, Job] = {}
+        self.rows: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
         self.etags = itertools.count(1)
+        self.lock = threading.Lock()
 
-    def create(self, job: Job) -> Job | None:
-        if job.job_id in self.rows:
-            return None
-        return self._put(job)
+    def get_entity(self, partition_key: str, row_key: str, **_kw: Any) -> Row:
+        with self.lock:
+            if (partition_key, row_key) not in self.rows:
+                raise ResourceNotFoundError("no such entity")
+            return self._row(partition_key, row_key)
 
-    def get(self, job_id: str) -> Job | None:
-        job = self.rows.get(job_id)
-        return replace(job, lease_seconds=0.0) if job else None
+    def query_entities(self, query_filter: str, parameters: dict | None = None, **_kw: Any):
+        match = _QUERY[query_filter]
+        with self.lock:
+            keys = sorted(k for k in self.rows if match(k, parameters or {}))
+            return [self._row(*k) for k in keys]
 
-    def save(self, job: Job) -> Job:
-        current = self.rows.get(job.job_id)
-        if current is None or current.row_etag != job.row_etag:
-            raise Conflict(job.job_id)
-        return self._put(renewed(job))
+    def create_entity(self, entity: dict[str, Any], **_kw: Any) -> dict[str, Any]:
+        try:
+            return self.submit_transaction([("create", entity)])[0]
+        except TableTransactionError as exc:
+            raise ResourceExistsError(str(exc)) from None
 
-    def _put(self, job: Job) -> Job:
-        stored = replace(job, row_etag=f"etag-{next(self.etags)}")
-        self.rows[job.job_id] = stored
-        return stored
+    def upsert_entity(self, entity: dict[str, Any], mode: Any = None, **_kw: Any):
+        return self.submit_transaction([("upsert", entity, {"mode": mode})])[0]
 
-    def open_job_ids(self) -> Iterator[str]:
-        yield from (j.job_id for j in self.rows.values() if j.is_open)
+    def update_entity(self, entity: dict[str, Any], mode: Any = None, **kw: Any):
+        try:
+            return self.submit_transaction([("update", entity, {"mode": mode, **kw})])[0]
+        except TableTransactionError as exc:
+            error = ResourceNotFoundError if exc.status_code == 404 else ResourceModifiedError
+            raise error(str(exc)) from None
 
-    def forget(self, job_id: str) -> None:
-        pass
+    def delete_entity(self, partition_key: str, row_key: str, **_kw: Any) -> None:
+        with self.lock:
+            self.rows.pop((partition_key, row_key), None)
 
-    def open_jobs(self) -> Iterator[Job]:
-        yield from (j for j in self.rows.values() if j.is_open)
+    def submit_transaction(self, operations: list[Any], **_kw: Any) -> list[dict[str, Any]]:
+        with self.lock:
+            staged = dict(self.rows)
+            results = []
+            for index, op in enumerate(operations):
+                kind, entity = op[0], dict(op[1])
+                options = op[2] if len(op) > 2 else {}
+                key = (entity["PartitionKey"], entity["RowKey"])
+                self._check(staged, index, kind, key, options)
+                old = staged.get(key, ({}, ""))[0]
+                merge = str(options.get("mode") or "merge").lower().endswith("merge")
+                new = {**old, **entity} if merge and kind != "create" else entity
+                etag = f"W/etag-{next(self.etags)}"
+                staged[key] = (new, etag)
+                results.append({"etag": etag})
+            self.rows = staged
+            return results
 
-    def all_jobs(self) -> Iterator[Job]:
-        yield from self.rows.values()
+    @staticmethod
+    def _check(staged, index: int, kind: str, key: tuple[str, str], options: dict) -> None:
+        def fail(status: int, code: str) -> None:
+            error = TableTransactionError(message=f"{index}:{code}")
+            error.status_code = status
+            raise error
+
+        if kind == "create" and key in staged:
+            fail(409, "EntityAlreadyExists")
+        if kind == "update":
+            if key not in staged:
+                fail(404, "ResourceNotFound")
+            if options.get("etag") and staged[key][1] != options["etag"]:
+                fail(412, "UpdateConditionNotSatisfied")
+
+    def _row(self, partition_key: str, row_key: str) -> Row:
+        entity, etag = self.rows[(partition_key, row_key)]
+        row = Row(entity)
+        row.metadata = {"etag": etag}
+        return row
+
+
+_QUERY = {
+    "PartitionKey eq @pk": lambda k, p: k[0] == p["pk"],
+    "PartitionKey ge @lo and PartitionKey lt @hi": lambda k, p: p["lo"] <= k[0] < p["hi"],
+    "RowKey eq @rk": lambda k, p: k[1] == p["rk"],
+}
+
+
+def FakeStore() -> TableJobStore:  # noqa: N802 - used like a class
+    """The real store over the in-memory table."""
+    return TableJobStore(FakeTable())
 
 
 @dataclass
@@ -166,6 +231,10 @@ class FakeContainer:
         self.blobs: dict[str, bytes] = {}
         self.stamps: dict[str, datetime] = {}
         self.fail_downloads = False
+        self.leased: set[str] = set()
+
+    def get_blob_client(self, name: str) -> _FakeBlob:
+        return _FakeBlob(self, name)
 
     def upload_blob(self, name: str, data: bytes | BinaryIO, **_options: object) -> None:
         self.blobs[name] = data if isinstance(data, bytes) else data.read()
@@ -186,6 +255,38 @@ class FakeContainer:
 
     def delete_blob(self, name: str, **_options: object) -> None:
         self.blobs.pop(name, None)
+
+
+class _FakeLease:
+    def __init__(self, blob: _FakeBlob) -> None:
+        self.blob = blob
+
+    def renew(self) -> None:
+        pass
+
+    def release(self) -> None:
+        self.blob.container.leased.discard(self.blob.name)
+
+
+class _FakeBlob:
+    """One blob of a FakeContainer: what ownership of an output folder needs."""
+
+    def __init__(self, container: FakeContainer, name: str) -> None:
+        self.container, self.name = container, name
+
+    def upload_blob(self, data: bytes, overwrite: bool = True, **_options: object) -> None:
+        if not overwrite and self.name in self.container.blobs:
+            raise ResourceExistsError(f"blob {self.name} exists")
+        self.container.upload_blob(self.name, data)
+
+    def download_blob(self, **_options: object) -> _Download:
+        return self.container.download_blob(self.name)
+
+    def acquire_lease(self, **_options: object) -> _FakeLease:
+        if self.name in self.container.leased:
+            raise HttpResponseError("LeaseAlreadyPresent")
+        self.container.leased.add(self.name)
+        return _FakeLease(self)
 
 
 class FakeBlobService:

@@ -135,6 +135,12 @@ param leaseSeconds string = '900'
 @description('Optional. Hours after which a job still open is logged as stuck (and the alert fires).')
 param stuckHours string = '48'
 
+@description('Optional. BATCH_CLOCK_SKEW_SECONDS: how far apart worker clocks may be before a lapsed lease is taken over.')
+param clockSkewSeconds string = '60'
+
+@description('Optional. BATCH_MAX_STEP_FAILURES: failures of one step in a row before a job ends failed.')
+param maxStepFailures string = '5'
+
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
 }
@@ -311,6 +317,14 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'BATCH_STUCK_HOURS'
           value: stuckHours
+        }
+        {
+          name: 'BATCH_CLOCK_SKEW_SECONDS'
+          value: clockSkewSeconds
+        }
+        {
+          name: 'BATCH_MAX_STEP_FAILURES'
+          value: maxStepFailures
         }
       ]
       // No ftpsState: Flex Consumption rejects siteConfig.ftpsState (ARM error 51021, see the

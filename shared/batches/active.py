@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from shared.batches.stop import stop_parts
 from shared.batches.submit import submit_part
 from shared.batches.track import refresh_part
-from shared.jobs.model import Job, PartPhase, derived_status
+from shared.jobs.model import Job, derived_status
+from shared.jobs.part import PartPhase
 
 if TYPE_CHECKING:
     from shared.deps import Deps
@@ -18,11 +19,12 @@ log = logging.getLogger(__name__)
 
 
 def advance_active(deps: Deps, job: Job) -> Job:
-    """SUBMITTING, WAITING or IN_PROGRESS: move every part one phase on where it can."""
-    if job.cancel_requested:
-        job = _cancel_unsent(deps, job)
+    """SUBMITTING, WAITING or IN_PROGRESS: move every part one phase on where it can; a
+    stopped job sends nothing more and cancels what runs."""
+    if job.stop is not None:
+        job = stop_parts(deps, job)
     for part in job.parts:
-        if part.phase(time.time()) in (PartPhase.UPLOAD, PartPhase.CREATE):
+        if job.stop is None and part.phase(time.time()) in (PartPhase.UPLOAD, PartPhase.CREATE):
             job = submit_part(deps, job, part)
     tracked = job
     for part in job.parts:
@@ -31,16 +33,6 @@ def advance_active(deps: Deps, job: Job) -> Job:
     # Progress and a new state are saved by the lifecycle together with the lease's release;
     # COMPLETING (every batch ended) is handed to completion there.
     return _settle(job.job_id, tracked)
-
-
-def _cancel_unsent(deps: Deps, job: Job) -> Job:
-    """A cancelled job sends nothing more: parts without a batch end as cancelled."""
-    unsent = [p for p in job.parts if not p.done and not p.batch_id]
-    for part in unsent:
-        if part.file_id:
-            deps.service.delete_file(part.file_id)
-        job = job.with_part(replace(part, remote_status="cancelled", uploading=None))
-    return deps.store.save(job) if unsent else job
 
 
 def _settle(job_id: str, job: Job) -> Job:

@@ -26,7 +26,7 @@ from shared.batches.service import (
     parse_batch,
 )
 from shared.config import Settings
-from shared.jobs.model import normalise_remote_status
+from shared.jobs.part import normalise_remote_status
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared.batches.service import BatchService
-from shared.jobs.model import Part
+from shared.jobs.part import Part
 
 
 def delete_part_files(service: BatchService, part: Part) -> None:

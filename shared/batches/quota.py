@@ -6,7 +6,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from shared.jobs.model import Part
+from shared.jobs.part import Part
 
 if TYPE_CHECKING:
     from shared.deps import Deps

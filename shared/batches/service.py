@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from shared.jobs.model import normalise_remote_status
+from shared.jobs.part import normalise_remote_status
 
 
 class QuotaExceeded(Exception):

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING
 from shared.batches.quota import quota_wait
 from shared.batches.service import FileLimitReached, QuotaExceeded, Refused
 from shared.crash import crashpoint
-from shared.jobs.model import Job, Part
+from shared.jobs.lease import covered, reread
+from shared.jobs.model import Job
+from shared.jobs.part import Part
 from shared.storage import blobs
 from shared.storage.names import part_file, upload_name, work_prefix
 
@@ -22,7 +24,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FILE_POLL_SECONDS = 0.5
-MAX_UPLOADS = 2  # a file the service will not process is uploaded once more, then given up
+# A file the service will not process is uploaded once more, then given up; only uploads the
+# service judged unusable count, never ones a transient error interrupted.
+MAX_UNUSABLE_UPLOADS = 2
 # File states before `processed` (the service may report any of them while it reads a file).
 STILL_PROCESSING = frozenset({"uploaded", "pending", "running"})
 
@@ -36,7 +40,7 @@ def submit_part(deps: Deps, job: Job, part: Part) -> Job:
         return _submit(deps, job, part)
     except Refused as refused:
         log.error("job %s part %d: the service refused it: %s", job.job_id, part.index, refused)
-        current = deps.store.get(job.job_id) or job
+        current = reread(deps.store, job)
         failed = replace(
             current.parts[part.index],
             remote_status="failed",
@@ -44,7 +48,7 @@ def submit_part(deps: Deps, job: Job, part: Part) -> Job:
             uploading=None,
             creating=False,
         )
-        return deps.store.save(replace(current, lease_seconds=job.lease_seconds).with_part(failed))
+        return deps.store.save(current.with_part(failed))
 
 
 def _submit(deps: Deps, job: Job, part: Part) -> Job:
@@ -62,10 +66,11 @@ def _submit(deps: Deps, job: Job, part: Part) -> Job:
 
 
 def _create(deps: Deps, job: Job, part: Part) -> Job:
-    metadata = _metadata(job, part)
+    metadata = batch_metadata(job, part)
     batch = deps.service.find_batch(metadata) if part.creating else None
     if batch is None:
         job = deps.store.save(job.with_part(replace(part, creating=True)))
+        covered(deps.store, job, deps.settings.openai_timeout_seconds)
         try:
             batch = deps.service.create_batch(part.file_id or "", part.url, metadata)
             crashpoint("after_batch_create")
@@ -88,14 +93,17 @@ def _file_unusable(deps: Deps, job: Job, part: Part, status: str | None) -> Part
     log.warning("job %s part %d: uploaded file is %s", job.job_id, part.index, status)
     if part.file_id:
         deps.service.delete_file(part.file_id)
-    if part.upload_tries < MAX_UPLOADS:
-        return replace(part, file_id=None, uploaded_at=None)
+    unusable = part.unusable_uploads + 1
+    if unusable < MAX_UNUSABLE_UPLOADS:
+        return replace(part, file_id=None, uploaded_at=None, unusable_uploads=unusable)
     error = {
         "code": "file_error",
         "message": f"The service did not process the uploaded batch file ({status}) after "
-        f"{part.upload_tries} uploads.",
+        f"{unusable} uploads.",
     }
-    return replace(part, file_id=None, remote_status="failed", errors=(error,))
+    return replace(
+        part, file_id=None, remote_status="failed", errors=(error,), unusable_uploads=unusable
+    )
 
 
 def _upload(deps: Deps, job: Job, part: Part) -> Job:
@@ -107,6 +115,7 @@ def _upload(deps: Deps, job: Job, part: Part) -> Job:
         with tempfile.TemporaryDirectory(prefix="batchdrop-") as tmp:
             path = Path(tmp) / part_file(part.index)
             blobs.download_to(deps.work, work_prefix(job.job_id) + path.name, path)
+            covered(deps.store, job, deps.settings.openai_timeout_seconds)
             try:
                 uploaded = deps.service.upload(filename, path)
             except FileLimitReached:
@@ -132,7 +141,7 @@ def _wait_for_file(deps: Deps, file_id: str) -> str | None:
         time.sleep(FILE_POLL_SECONDS)
 
 
-def _metadata(job: Job, part: Part) -> dict[str, str]:
+def batch_metadata(job: Job, part: Part) -> dict[str, str]:
     """Tags that let a retry find the batch an earlier, interrupted attempt created."""
     return {
         "batchdrop_job": job.job_id,

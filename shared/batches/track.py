@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from shared.batches.quota import quota_wait
 from shared.batches.service import RemoteBatch
-from shared.jobs.model import ALERT, Job, Part, PartPhase, utcnow
-from shared.jobs.store import Conflict
+from shared.jobs.model import ALERT, Conflict, Job, utcnow
+from shared.jobs.part import Part, PartPhase
 
 if TYPE_CHECKING:
     from shared.deps import Deps
@@ -48,7 +48,7 @@ def save_progress(deps: Deps, job: Job) -> Job | None:
     """IN_PROGRESS without a lease: read the live batches and save their progress with a
     conditional write (nothing else is touched, so no lease is needed). None when a batch
     ended or failed: that needs the full step, which holds the lease for its side effects."""
-    if job.cancel_requested or _leased(job):
+    if job.stopping or _leased(deps, job):
         return None
     now = time.time()
     if any(p.phase(now) not in (PartPhase.LIVE, PartPhase.DONE) for p in job.parts):
@@ -69,8 +69,9 @@ def save_progress(deps: Deps, job: Job) -> Job | None:
         return job  # someone else moved it on; the next tick reads it afresh
 
 
-def _leased(job: Job) -> bool:
-    return job.lease_until is not None and job.lease_until > utcnow()
+def _leased(deps: Deps, job: Job) -> bool:
+    lease = job.lease
+    return lease is not None and lease.held_by_other(utcnow(), deps.settings.clock_skew_seconds)
 
 
 def _recent(deps: Deps, part: Part, now: float) -> bool:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from shared.config import Settings, SettingsError
-from shared.jobs.model import Job
+from shared.jobs.model import Job, StopReason
 from shared.storage.names import is_ignored
 
 if TYPE_CHECKING:
     from shared.deps import Deps
 
 log = logging.getLogger(__name__)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def check_containers(settings: Settings) -> None:
@@ -32,13 +35,38 @@ def is_input(deps: Deps, container: str, name: str) -> bool:
     return container == deps.settings.input_container and not is_ignored(name)
 
 
-def record_job(deps: Deps, container: str, name: str, etag: str, quiet: bool = False) -> Job | None:
-    """Create the job of one blob version unless it exists; the new job, or None."""
-    job = Job.new(container, name, etag)
+def record_job(
+    deps: Deps, container: str, name: str, etag: str, modified: datetime | None, quiet: bool = False
+) -> Job | None:
+    """Create the job of one blob version unless it exists; the new job, or None. Older open
+    versions of the same name are asked to stop: the newest upload wins."""
+    job = Job.new(container, name, etag, blob_modified=modified)
     created = deps.store.create(job)
     if created is None:
         if not quiet:
             log.info("job %s already exists for this blob version; event ignored", job.job_id)
         return None
     log.info("job %s received (input %s)", job.job_id, name)
+    supersede_older(deps, created)
     return created
+
+
+def supersede_older(deps: Deps, job: Job) -> None:
+    """Every other recorded version of the job's input that is older gets a stop request; if
+    a newer one was recorded first (events out of order), this job is the one to stop."""
+    mine = (job.blob_modified or EPOCH, job.created_at)
+    for other_id, other_modified in deps.store.versions(job.container, job.name):
+        other = deps.store.get(other_id) if other_id != job.job_id else None
+        if other is None or not other.is_open:
+            continue
+        if (other_modified or EPOCH, other.created_at) < mine:
+            _stop(deps, other.job_id, job)
+        else:
+            _stop(deps, job.job_id, other)
+
+
+def _stop(deps: Deps, older: str, newer: Job) -> None:
+    written = newer.blob_modified.isoformat() if newer.blob_modified else "unknown"
+    detail = f"A newer upload of {newer.name} (written {written}, job {newer.job_id}) replaced it."
+    if deps.store.request_stop(older, StopReason.SUPERSEDED, detail):
+        log.info("job %s superseded by job %s", older, newer.job_id)

@@ -51,7 +51,10 @@ def _sweep(deps: Deps, deadline: float) -> int:
         if time.monotonic() > deadline:
             log.warning("input sweep out of time; the rest waits for the next tick")
             break
-        if record_job(deps, container, blob.name, blob.etag, quiet=True) is not None:
+        if (
+            record_job(deps, container, blob.name, blob.etag, blob.last_modified, quiet=True)
+            is not None
+        ):
             recorded += 1
         mark = max(mark, blob.last_modified) if mark else blob.last_modified
     if mark is not None and mark != newest:

@@ -1,12 +1,17 @@
-"""Job, Part and JobStatus: the job's state as data and its allowed transitions. Pure, no I/O."""
+"""Job and JobStatus: the job's state as data and its allowed transitions. Pure, no I/O."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from shared.jobs.part import Part, PartPhase
+
+if TYPE_CHECKING:
+    from shared.jobs.lease import LeaseState
 
 
 class JobStatus(StrEnum):
@@ -17,9 +22,10 @@ class JobStatus(StrEnum):
     IN_PROGRESS = "in_progress"  # every part has a live batch at the service
     COMPLETING = "completing"  # every batch ended; the merge is queued or running
     COMPLETED = "completed"  # every request has a final outcome
-    FAILED = "failed"  # the service refused a batch, or a batch vanished
-    CANCELLED = "cancelled"  # a batch was cancelled; partial results kept
+    FAILED = "failed"  # the service refused a batch, a batch vanished, or a step kept failing
+    CANCELLED = "cancelled"  # cancelled by a person; finished answers kept
     EXPIRED = "expired"  # a batch expired; partial results kept
+    SUPERSEDED = "superseded"  # a newer upload of the same name replaced it; no outputs
 
 
 TERMINAL = frozenset(
@@ -29,23 +35,23 @@ TERMINAL = frozenset(
         JobStatus.FAILED,
         JobStatus.CANCELLED,
         JobStatus.EXPIRED,
+        JobStatus.SUPERSEDED,
     }
 )
 
 ACTIVE = frozenset({JobStatus.SUBMITTING, JobStatus.WAITING, JobStatus.IN_PROGRESS})
 FINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.EXPIRED})
+# A step that keeps failing ends the job failed; a newer upload supersedes any open job.
+GIVE_UP = frozenset({JobStatus.FAILED, JobStatus.SUPERSEDED})
 
 # Every state change must be listed here (docs/reliability.md, I5). The active states move among
 # themselves as parts wait for quota, get batches and end; COMPLETING goes back to SUBMITTING
 # only to send a follow-up batch of retryable requests.
 ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
-    JobStatus.RECEIVED: frozenset({JobStatus.REJECTED, JobStatus.SUBMITTING, JobStatus.FAILED}),
-    **{s: (ACTIVE - {s}) | {JobStatus.COMPLETING, JobStatus.FAILED} for s in ACTIVE},
-    JobStatus.COMPLETING: FINAL | {JobStatus.SUBMITTING},
+    JobStatus.RECEIVED: frozenset({JobStatus.REJECTED, JobStatus.SUBMITTING}) | GIVE_UP,
+    **{s: (ACTIVE - {s}) | {JobStatus.COMPLETING} | GIVE_UP for s in ACTIVE},
+    JobStatus.COMPLETING: FINAL | {JobStatus.SUBMITTING} | GIVE_UP,
 }
-
-# Azure's batch statuses, lower-cased; the ones after which nothing more will happen.
-REMOTE_TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 
 
 # Log lines that need a person carry this word; the alert rule in infra/ searches for it.
@@ -56,6 +62,28 @@ class TransitionError(ValueError):
     """A state change that the state machine does not allow."""
 
 
+class Conflict(Exception):
+    """Someone else changed the job since it was read (HTTP 412); re-read and decide again."""
+
+
+class StopReason(StrEnum):
+    CANCEL = "cancel"  # a person asked (HTTP API, CLI)
+    SUPERSEDED = "superseded"  # a newer version of the input blob arrived
+
+
+@dataclass(frozen=True)
+class Stop:
+    """A request to stop the job, written beside it by anyone; applied by its worker."""
+
+    reason: StopReason
+    detail: str
+    requested_at: datetime
+
+    @property
+    def final_status(self) -> JobStatus:
+        return JobStatus.CANCELLED if self.reason == StopReason.CANCEL else JobStatus.SUPERSEDED
+
+
 def job_id_for(container: str, name: str, etag: str) -> str:
     """One id per blob version; hashed because table keys forbid / \\ # ? and control chars."""
     digest = hashlib.sha256(f"{container}\n{name}\n{etag.strip(chr(34))}".encode())
@@ -64,77 +92,6 @@ def job_id_for(container: str, name: str, etag: str) -> str:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def normalise_remote_status(status: object) -> str | None:
-    """Older API versions capitalise statuses ("Validating"); compare in lower case."""
-    if not isinstance(status, str) or not status.strip():
-        return None
-    return status.strip().lower()
-
-
-class PartPhase(StrEnum):
-    UPLOAD = "upload"  # the part's file is not at the service yet
-    CREATE = "create"  # uploaded; its batch is to be created once the file is processed
-    WAITING = "waiting"  # the service refused the batch for lack of quota; retried later
-    LIVE = "live"  # the batch runs at the service
-    DONE = "done"  # the batch ended (any terminal status)
-
-
-@dataclass(frozen=True)
-class Part:
-    """One batch at the service: a slice of the job's requests for one deployment."""
-
-    index: int
-    deployment: str
-    url: str
-    count: int
-    file_id: str | None = None
-    batch_id: str | None = None
-    remote_status: str | None = None
-    completed: int = 0
-    failed: int = 0
-    output_file_id: str | None = None
-    error_file_id: str | None = None
-    ended_at: int | None = None
-    errors: tuple[dict[str, Any], ...] = ()
-    round: int = 1  # 1: first try; n: the batch of requests retried for the (n-1)th time
-    uploaded_at: int | None = None  # epoch seconds
-    upload_tries: int = 0
-    wait_until: int | None = None  # quota back-off: no batch before this (epoch seconds)
-    waiting_since: int | None = None
-    quota_tries: int = 0
-    checked_at: int | None = None  # last status call, to poll each batch at most once a minute
-    collected: bool = False  # output and error files copied to work storage, gone at the service
-    # Intent, written before the call: after a crash, look for what the call may have made.
-    uploading: str | None = None  # file name of an upload in flight
-    creating: bool = False  # a batches.create in flight
-
-    @property
-    def done(self) -> bool:
-        return self.remote_status in REMOTE_TERMINAL
-
-    def phase(self, now: float) -> PartPhase:
-        """Where this part is, derived from its stored facts."""
-        if self.done:
-            return PartPhase.DONE
-        if self.batch_id:
-            return PartPhase.LIVE
-        if self.wait_until is not None and now < self.wait_until:
-            return PartPhase.WAITING
-        return PartPhase.CREATE if self.file_id else PartPhase.UPLOAD
-
-    def to_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in self.__dict__.items() if v not in (None, ())}
-        if self.errors:
-            data["errors"] = list(self.errors)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Part:
-        data = dict(data)
-        data["errors"] = tuple(data.get("errors", ()))
-        return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -151,21 +108,24 @@ class Job:
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
     last_error: str = ""
-    lease_until: datetime | None = None
-    lease_owner: str = ""  # who holds the lease: only they release it
-    cancel_requested: bool = False  # parts not yet at the service are not sent
     cleaned: bool = False
     warnings: tuple[str, ...] = ()
-    # Set by the store: the table ETag this copy was read with (for conditional writes).
-    row_etag: str | None = None
-    # Not stored: how long each write by the lease holder extends its lease.
-    lease_seconds: float = 0.0
+    # When the input blob version was written (the service's clock): the newest version wins.
+    blob_modified: datetime | None = None
+    stop: Stop | None = None  # a cancel or supersede waiting to be applied, or applied
+    step_failures: int = 0  # unexpected failures of the current step in a row
+    # Set by the store: the ETag of the job row this copy was read with, the parts as stored
+    # (so a save writes only what changed), and the job's lease as this worker knows it.
+    row_etag: str | None = field(default=None, compare=False)
+    stored_parts: tuple[Part, ...] = field(default=(), compare=False, repr=False)
+    lease: LeaseState | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def new(cls, container: str, name: str, etag: str) -> Job:
-        return cls(
-            job_id=job_id_for(container, name, etag), container=container, name=name, etag=etag
-        )
+    def new(
+        cls, container: str, name: str, etag: str, blob_modified: datetime | None = None
+    ) -> Job:
+        job_id = job_id_for(container, name, etag)
+        return cls(job_id, container, name, etag, blob_modified=blob_modified)
 
     @property
     def is_terminal(self) -> bool:
@@ -175,6 +135,11 @@ class Job:
     def is_open(self) -> bool:
         """Open jobs are polled; a finished job stays open until its files are cleaned up."""
         return not (self.is_terminal and self.cleaned)
+
+    @property
+    def stopping(self) -> bool:
+        """A stop was asked for while the job can still act on it."""
+        return self.stop is not None and not self.is_terminal
 
     @property
     def deployments(self) -> tuple[str, ...]:
@@ -188,7 +153,8 @@ class Job:
         """A copy in the new status; refuses transitions the state machine does not allow."""
         if status != self.status and status not in ALLOWED.get(self.status, frozenset()):
             raise TransitionError(f"job {self.job_id}: {self.status} -> {status} not allowed")
-        return replace(self, status=status, updated_at=utcnow(), **changes)
+        fresh = {"step_failures": 0} if status != self.status else {}
+        return replace(self, status=status, updated_at=utcnow(), **{**fresh, **changes})
 
     def with_part(self, part: Part) -> Job:
         parts = tuple(part if p.index == part.index else p for p in self.parts)
@@ -210,10 +176,12 @@ def derived_status(parts: tuple[Part, ...], now: float) -> JobStatus:
     return JobStatus.IN_PROGRESS
 
 
-def outcome(parts: tuple[Part, ...], expired_left: bool = False) -> JobStatus:
-    """The job's final status: a refused batch fails it, a cancel cancels it, and requests
-    still lost to an expired batch after every retry make it expired."""
-    statuses = {p.remote_status for p in parts}
+def outcome(job: Job, expired_left: bool = False) -> JobStatus:
+    """The job's final status: a person's cancel cancels it, a refused batch fails it, and
+    requests still lost to an expired batch after every retry make it expired."""
+    if job.stop is not None and job.stop.reason == StopReason.CANCEL:
+        return JobStatus.CANCELLED
+    statuses = {p.remote_status for p in job.parts}
     if "failed" in statuses:
         return JobStatus.FAILED
     if "cancelled" in statuses:
@@ -221,10 +189,3 @@ def outcome(parts: tuple[Part, ...], expired_left: bool = False) -> JobStatus:
     if expired_left:
         return JobStatus.EXPIRED
     return JobStatus.COMPLETED
-
-
-def renewed(job: Job) -> Job:
-    """Each write by the lease holder extends its lease by the lease's length."""
-    if job.lease_until is None or not job.lease_seconds:
-        return job
-    return replace(job, lease_until=utcnow() + timedelta(seconds=job.lease_seconds))

@@ -1,26 +1,52 @@
-"""The job table: one row per job, every change a conditional write."""
+"""The job table: each job in its own partition (job row, lease row, stop row, one row per
+part), every write conditional on the lease row and the job row, plus two small indexes (open
+jobs, versions of an input name)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
-import orjson
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableClient, UpdateMode
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import TableTransactionError, UpdateMode
 
-from shared.jobs.model import Job, JobStatus, Part, renewed
+from shared.jobs import entities as rows
+from shared.jobs.lease import LeaseState
+from shared.jobs.model import Conflict, Job, StopReason, utcnow
 
-PARTITION = "job"
-# One small row per open job, so a poll tick reads the open ones without scanning the history.
-OPEN_INDEX = "open"
+log = logging.getLogger(__name__)
+
+MAX_OPS = 100  # one entity-group transaction
+PAGE = 1000
+OVERLAP_TRIES = 5  # Azurite refuses two transactions at once ("Transaction Overlap")
 
 
-class Conflict(Exception):
-    """Someone else changed the job since it was read (HTTP 412); re-read and decide again."""
+class Table(Protocol):
+    """The calls the store makes on azure.data.tables.TableClient (tests fake this seam)."""
+
+    def get_entity(self, partition_key: str, row_key: str, **kw: Any) -> Any: ...
+
+    def query_entities(self, query_filter: str, **kw: Any) -> Any: ...
+
+    def create_entity(self, entity: dict[str, Any], **kw: Any) -> Any: ...
+
+    def upsert_entity(self, entity: dict[str, Any], **kw: Any) -> Any: ...
+
+    def update_entity(self, entity: dict[str, Any], **kw: Any) -> Any: ...
+
+    def delete_entity(self, partition_key: str, row_key: str, **kw: Any) -> Any: ...
+
+    def submit_transaction(self, operations: Sequence[Any], **kw: Any) -> Any: ...
 
 
 class JobStore(Protocol):
@@ -29,8 +55,21 @@ class JobStore(Protocol):
 
     def get(self, job_id: str) -> Job | None: ...
 
-    def save(self, job: Job) -> Job:
-        """Write the job if the row is unchanged since it was read; raises Conflict otherwise."""
+    def save(self, job: Job, release: bool = False) -> Job:
+        """Write what changed if nobody wrote since it was read (or since this worker's last
+        write under its lease); raises Conflict otherwise. `release` gives up the lease."""
+
+    def claim(self, job: Job, lease: LeaseState) -> Job | None:
+        """Take the lease if the lease row is as `job` read it; None otherwise."""
+
+    def renew(self, job_id: str, lease: LeaseState) -> bool:
+        """Extend a held lease; False when it was lost."""
+
+    def request_stop(self, job_id: str, reason: StopReason, detail: str) -> bool:
+        """Ask the job's worker to stop it; False when a stop was already asked for."""
+
+    def versions(self, container: str, name: str) -> list[tuple[str, datetime | None]]:
+        """Every recorded version of an input name: (job id, when that version was written)."""
 
     def open_job_ids(self) -> Iterator[str]:
         """Ids of jobs that may still need work (a stale id is possible: get() tells)."""
@@ -46,56 +85,137 @@ class JobStore(Protocol):
 class TableJobStore:
     """JobStore on Azure Table Storage (or Azurite)."""
 
-    def __init__(self, table: TableClient) -> None:
+    def __init__(self, table: Table) -> None:
         self.table = table
 
     def create(self, job: Job) -> Job | None:
+        lease = LeaseState()
+        ops = [
+            ("create", rows.job_entity(job)),
+            ("create", rows.lease_entity(job.job_id, lease)),
+            *(("create", rows.part_entity(job.job_id, p)) for p in job.parts),
+        ]
         try:
-            meta = self.table.create_entity(to_entity(job))
+            result = self._submit(ops)
         except ResourceExistsError:
             self._reindex(job.job_id)
             return None
-        self._index(job.job_id)
-        return replace(job, row_etag=meta.get("etag"))
+        self._index(job)
+        lease.etag = result[1].get("etag")
+        return replace(job, row_etag=result[0].get("etag"), stored_parts=job.parts, lease=lease)
 
-    def _index(self, job_id: str) -> None:
-        self.table.upsert_entity({"PartitionKey": OPEN_INDEX, "RowKey": job_id})
+    def _index(self, job: Job) -> None:
+        self.table.upsert_entity(
+            {"PartitionKey": rows.open_partition(job.job_id), "RowKey": job.job_id}
+        )
+        self.table.upsert_entity(rows.version_entity(job))
 
     def _reindex(self, job_id: str) -> None:
-        """A repeated event: repair the index if a crash came between row and index."""
+        """A repeated event: repair the indexes if a crash came between the rows and them."""
         job = self.get(job_id)
         if job is not None and job.is_open:
-            self._index(job_id)
+            self._index(job)
 
     def get(self, job_id: str) -> Job | None:
-        try:
-            return from_entity(self.table.get_entity(PARTITION, job_id))
-        except ResourceNotFoundError:
-            return None
+        found = self.table.query_entities(
+            "PartitionKey eq @pk", parameters={"pk": job_id}, results_per_page=PAGE
+        )
+        return rows.job_from_rows(list(found))
 
-    def save(self, job: Job) -> Job:
-        job = renewed(job)
-        try:
-            meta = self.table.update_entity(
-                to_entity(job),
-                mode=UpdateMode.REPLACE,
-                etag=job.row_etag,
-                match_condition=MatchConditions.IfNotModified,
-            )
-        except (ResourceModifiedError, ResourceNotFoundError) as exc:
-            raise Conflict(job.job_id) from exc
+    def save(self, job: Job, release: bool = False) -> Job:
+        lease = job.lease or LeaseState()
+        changed = [p for p in job.parts if _changed(p, job.stored_parts)]
+        # REPLACE, not the default MERGE: a field set back to None must not keep its old value.
+        replace_mode = {"mode": UpdateMode.REPLACE}
+        part_ops = [("upsert", rows.part_entity(job.job_id, p), replace_mode) for p in changed]
+        room = MAX_OPS - 2
+        chunks = [part_ops[i : i + room] for i in range(0, len(part_ops), room)] or [[]]
+        with lease.lock:
+            for number, chunk in enumerate(chunks):
+                last = number == len(chunks) - 1
+                ops = [self._lease_op(job.job_id, lease, release and last)]
+                if last:
+                    ops.append(self._job_op(job))
+                result = self._submit([*ops, *chunk])
+                lease.etag = result[0].get("etag")
+            row_etag = result[1].get("etag")
+            if release:
+                lease.mine, lease.owner, lease.until = False, "", None
         if not job.is_open:
             self.forget(job.job_id)
-        return replace(job, row_etag=meta.get("etag"))
+        return replace(job, row_etag=row_etag, stored_parts=job.parts, lease=lease)
+
+    def _lease_op(self, job_id: str, lease: LeaseState, release: bool) -> tuple[Any, ...]:
+        """Every write goes through the lease row: conditional on it, so a writer whose copy
+        is older than the last claim, renewal or write fails; the holder renews it on the way."""
+        if lease.mine:
+            lease.until = lease.renewal(utcnow())
+        entity = rows.lease_entity(job_id, lease, release)
+        if not lease.mine and not release:
+            entity = {"PartitionKey": job_id, "RowKey": rows.LEASE_ROW, "Written": utcnow()}
+        return _conditional(entity, lease.etag, UpdateMode.MERGE)
+
+    def _job_op(self, job: Job) -> tuple[Any, ...]:
+        return _conditional(rows.job_entity(job), job.row_etag, UpdateMode.REPLACE)
+
+    def claim(self, job: Job, lease: LeaseState) -> Job | None:
+        entity = rows.lease_entity(job.job_id, lease)
+        try:
+            if lease.etag is None:  # no lease row yet: the first claim creates it
+                meta = self.table.create_entity(entity)
+            else:
+                meta = self.table.update_entity(
+                    entity,
+                    mode=UpdateMode.REPLACE,
+                    etag=lease.etag,
+                    match_condition=MatchConditions.IfNotModified,
+                )
+        except (ResourceModifiedError, ResourceNotFoundError, ResourceExistsError):
+            return None
+        lease.etag = meta.get("etag")
+        return replace(job, lease=lease)
+
+    def renew(self, job_id: str, lease: LeaseState) -> bool:
+        with lease.lock:
+            until = lease.renewal(utcnow())
+            entity = rows.lease_entity(job_id, replace_until(lease, until))
+            try:
+                meta = self.table.update_entity(
+                    entity,
+                    mode=UpdateMode.REPLACE,
+                    etag=lease.etag,
+                    match_condition=MatchConditions.IfNotModified,
+                )
+            except (ResourceModifiedError, ResourceNotFoundError):
+                lease.lost = True
+                return False
+            lease.etag, lease.until = meta.get("etag"), until
+            return True
+
+    def request_stop(self, job_id: str, reason: StopReason, detail: str) -> bool:
+        try:
+            self.table.create_entity(rows.stop_entity(job_id, reason, detail))
+        except ResourceExistsError:
+            return False
+        return True
+
+    def versions(self, container: str, name: str) -> list[tuple[str, datetime | None]]:
+        found = self.table.query_entities(
+            "PartitionKey eq @pk", parameters={"pk": rows.name_partition(container, name)}
+        )
+        return [(e["RowKey"], rows._time(e.get("BlobModified"))) for e in found]
 
     def open_job_ids(self) -> Iterator[str]:
         # Pages may be empty with a continuation token; the SDK's pager follows them.
-        query = f"PartitionKey eq '{OPEN_INDEX}'"
-        for entity in self.table.query_entities(query, results_per_page=1000, select="RowKey"):
+        query = "PartitionKey ge @lo and PartitionKey lt @hi"
+        bounds = {"lo": rows.OPEN_PREFIX, "hi": rows.OPEN_PREFIX[:-1] + "."}
+        for entity in self.table.query_entities(
+            query, parameters=bounds, results_per_page=PAGE, select="RowKey"
+        ):
             yield entity["RowKey"]
 
     def forget(self, job_id: str) -> None:
-        self.table.delete_entity(OPEN_INDEX, job_id)  # no error if already gone
+        self.table.delete_entity(rows.open_partition(job_id), job_id)  # no error if gone
 
     def open_jobs(self) -> Iterator[Job]:
         for job_id in self.open_job_ids():
@@ -104,75 +224,49 @@ class TableJobStore:
                 yield job
 
     def all_jobs(self) -> Iterator[Job]:
-        for entity in self.table.query_entities(f"PartitionKey eq '{PARTITION}'"):
-            yield from_entity(entity)
+        for entity in self.table.query_entities(
+            "RowKey eq @rk", parameters={"rk": rows.JOB_ROW}, select="PartitionKey"
+        ):
+            job = self.get(entity["PartitionKey"])
+            if job is not None:
+                yield job
+
+    def _submit(self, ops: list[tuple[Any, ...]]) -> list[Any]:
+        for attempt in range(OVERLAP_TRIES):
+            try:
+                return list(self.table.submit_transaction(ops))
+            except TableTransactionError as exc:
+                if _overlap(exc) and attempt < OVERLAP_TRIES - 1:
+                    time.sleep(0.05 * (attempt + 1))
+                    continue
+                raise _translated(exc) from exc
+        raise AssertionError("unreachable")
 
 
-def to_entity(job: Job) -> dict[str, Any]:
-    """Human-readable columns for the portal's Storage browser, plus the parts as JSON."""
-    return {
-        "PartitionKey": PARTITION,
-        "RowKey": job.job_id,
-        "Status": job.status.value,
-        "IsOpen": job.is_open,
-        "Container": job.container,
-        "BlobName": job.name,
-        "BlobETag": job.etag,
-        "Deployments": ",".join(job.deployments),
-        "BatchIds": ",".join(job.batch_ids),
-        "Total": job.total,
-        "Completed": sum(p.completed for p in job.parts),
-        "Failed": sum(p.failed for p in job.parts),
-        "Succeeded": job.succeeded,
-        "FailedFinal": job.failed,
-        "CreatedAt": job.created_at,
-        "UpdatedAt": job.updated_at,
-        "LastError": job.last_error[:4000],
-        "LeaseUntil": job.lease_until or datetime(1970, 1, 1, tzinfo=UTC),
-        "LeaseOwner": job.lease_owner,
-        "Cleaned": job.cleaned,
-        "CancelRequested": job.cancel_requested,
-        "Parts": orjson.dumps([p.to_dict() for p in job.parts]).decode(),
-        "Warnings": orjson.dumps(_capped(job.warnings)).decode(),
-    }
+def replace_until(lease: LeaseState, until: datetime) -> LeaseState:
+    return LeaseState(owner=lease.owner, until=until, etag=lease.etag, mine=True)
 
 
-def _capped(warnings: tuple[str, ...]) -> list[str]:
-    """Table strings hold 64 KiB: keep whole warnings (valid JSON), as many as fit."""
-    kept: list[str] = []
-    size = 0
-    for warning in warnings:
-        size += len(warning) + 4
-        if size > 30_000:
-            kept.append(f"... and {len(warnings) - len(kept)} more warnings")
-            break
-        kept.append(warning)
-    return kept
+def _conditional(entity: dict[str, Any], etag: str | None, mode: UpdateMode) -> tuple[Any, ...]:
+    if etag is None:  # a row written before this layout: create it (fails if it exists)
+        return ("upsert", entity, {"mode": mode})
+    options = {"mode": mode, "etag": etag, "match_condition": MatchConditions.IfNotModified}
+    return ("update", entity, options)
 
 
-def from_entity(entity: Any) -> Job:
-    lease = entity.get("LeaseUntil")
-    return Job(
-        job_id=entity["RowKey"],
-        container=entity["Container"],
-        name=entity["BlobName"],
-        etag=entity["BlobETag"],
-        status=JobStatus(entity["Status"]),
-        parts=tuple(Part.from_dict(p) for p in orjson.loads(entity.get("Parts") or "[]")),
-        total=int(entity.get("Total", 0)),
-        succeeded=int(entity.get("Succeeded", 0)),
-        failed=int(entity.get("FailedFinal", 0)),
-        created_at=_aware(entity["CreatedAt"]),
-        updated_at=_aware(entity["UpdatedAt"]),
-        last_error=entity.get("LastError", ""),
-        lease_until=_aware(lease) if lease and lease.year > 1970 else None,
-        lease_owner=entity.get("LeaseOwner", ""),
-        cleaned=bool(entity.get("Cleaned", False)),
-        cancel_requested=bool(entity.get("CancelRequested", False)),
-        warnings=tuple(orjson.loads(entity.get("Warnings") or "[]")),
-        row_etag=entity.metadata.get("etag"),
-    )
+def _changed(part: Any, stored: tuple[Any, ...]) -> bool:
+    return part.index >= len(stored) or stored[part.index] != part
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+def _overlap(exc: HttpResponseError) -> bool:
+    return "overlap" in str(exc).lower()
+
+
+def _translated(exc: TableTransactionError) -> Exception:
+    """412 or a missing row: someone else wrote first. 409 on a create: it exists already."""
+    status = exc.status_code
+    if status == 409 or "EntityAlreadyExists" in str(exc):
+        return ResourceExistsError(str(exc))
+    if status in (404, 412) or "UpdateConditionNotSatisfied" in str(exc):
+        return Conflict(str(exc))
+    return exc

@@ -9,8 +9,9 @@ from shared.batches.active import advance_active
 from shared.batches.track import save_progress
 from shared.deps import Deps
 from shared.jobs.lease import run_leased
-from shared.jobs.model import Job, JobStatus
+from shared.jobs.model import Job, JobStatus, StopReason
 from shared.lifecycle.cleanup import cleanup
+from shared.lifecycle.give_up import give_up, supersede
 from shared.lifecycle.handover import hand_to_completion, is_stale, requeue_if_stale
 from shared.lifecycle.prepare import prepare
 
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 
 Step = Callable[[Deps, Job], Job]
 # Entering these states runs their step at once: a new file gets its batches without waiting
-# for the next timer tick.
+# for the next timer tick, and a finished job is cleaned up in the same step.
 CHAINED = frozenset({JobStatus.SUBMITTING})
 STEPS: dict[JobStatus, Step] = {
     JobStatus.RECEIVED: prepare,
@@ -30,25 +31,36 @@ STEPS: dict[JobStatus, Step] = {
 }
 
 
-def step_for(job: Job, stale_after: float) -> Step | None:
+def step_for(job: Job, settings_lease: float, max_failures: int) -> Step | None:
     """The step the job's state calls for; None when there is nothing to do."""
     if job.is_terminal:
         return None if job.cleaned else cleanup
-    if job.status == JobStatus.COMPLETING and not is_stale(job, stale_after):
+    if job.step_failures >= max_failures:
+        return give_up
+    if superseded(job) and job.status == JobStatus.RECEIVED:
+        return supersede  # nothing was read or sent yet
+    if job.status == JobStatus.COMPLETING and not is_stale(job, settings_lease):
         return None  # completion owns it; claiming it here would only get in its way
     return STEPS.get(job.status)
 
 
+def superseded(job: Job) -> bool:
+    return job.stop is not None and job.stop.reason == StopReason.SUPERSEDED
+
+
 def advance(deps: Deps, job: Job) -> Job:
     """Run the job's next step; a job leased by another worker is left alone."""
-    step = step_for(job, deps.settings.lease_seconds)
+    s = deps.settings
+    step = step_for(job, s.lease_seconds, s.max_step_failures)
     if step is None:
         return job
-    if job.status == JobStatus.IN_PROGRESS:
+    if job.status == JobStatus.IN_PROGRESS and step is advance_active:
         progressed = save_progress(deps, job)  # the common tick: one conditional write
         if progressed is not None:
             return progressed
-    done = run_leased(deps.store, job, deps.settings.lease_seconds, lambda j: _run(deps, j, step))
+    done = run_leased(
+        deps.store, job, s.lease_seconds, s.clock_skew_seconds, lambda j: _run(deps, j, step)
+    )
     if done is None:
         log.info("job %s is being worked on elsewhere; skipped", job.job_id)
         return job
@@ -60,5 +72,10 @@ def _run(deps: Deps, job: Job, step: Step) -> Job:
     while result.status != job.status and result.status in CHAINED:
         job, result = result, STEPS[result.status](deps, result)
     if result.status == JobStatus.COMPLETING and start.status != JobStatus.COMPLETING:
-        return hand_to_completion(deps, result)
+        if superseded(result):
+            result = supersede(deps, result)  # its batches ended: no merge, no outputs
+        else:
+            return hand_to_completion(deps, result)
+    if result.is_terminal and not result.cleaned:
+        return cleanup(deps, result)
     return result

@@ -6,7 +6,6 @@ import logging
 from typing import TYPE_CHECKING
 
 from shared.batches.files import delete_part_files
-from shared.jobs.lease import release
 from shared.jobs.model import Job
 from shared.storage import blobs
 from shared.storage.names import work_prefix
@@ -23,4 +22,4 @@ def cleanup(deps: Deps, job: Job) -> Job:
         delete_part_files(deps.service, part)
     removed = blobs.delete_prefix(deps.work, work_prefix(job.job_id))
     log.info("job %s cleaned up (%d work files)", job.job_id, removed)
-    return deps.store.save(release(job.changed(cleaned=True)))
+    return deps.store.save(job.changed(cleaned=True), release=True)

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from shared.jobs.lease import release
 from shared.jobs.model import Job, JobStatus, utcnow
 
 if TYPE_CHECKING:
@@ -22,7 +21,7 @@ MIN_REQUEUE_AFTER = timedelta(seconds=1)
 def hand_to_completion(deps: Deps, job: Job) -> Job:
     """Every batch ended: mark the job COMPLETING and queue its merge."""
     # The lease goes in the same write: the completion worker may take the job at once.
-    job = deps.store.save(release(job.moved_to(JobStatus.COMPLETING)))
+    job = deps.store.save(job.moved_to(JobStatus.COMPLETING), release=True)
     deps.queue.send_message(orjson.dumps({"job_id": job.job_id}).decode())
     log.info("job %s: all batches ended; completion queued", job.job_id)
     return job

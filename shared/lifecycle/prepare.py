@@ -16,11 +16,12 @@ from shared.intake.options import IntakeOptions
 from shared.intake.read import file_kind, read_input
 from shared.intake.workfiles import WorkFiles
 from shared.jobs.meta import JobMeta
-from shared.jobs.model import Job, JobStatus, Part
-from shared.results.publish import Rejection, publish_rejection
+from shared.jobs.model import Job, JobStatus
+from shared.jobs.part import Part
+from shared.results.publish import NEWER_OWNS, Rejection, publish_rejection
 from shared.storage import blobs
 from shared.storage.blobs import StreamOf
-from shared.storage.names import JOB_META, WORK_INDEX, work_prefix
+from shared.storage.names import JOB_META, WORK_INDEX, unsafe_name, work_prefix
 
 if TYPE_CHECKING:
     from shared.deps import Deps
@@ -113,11 +114,15 @@ def _read_settings(deps: Deps, job: Job, path: str) -> bytes | None:
 
 
 def _gone(deps: Deps, job: Job) -> Job:
-    log.warning("job %s: input changed or deleted before it was read", job.job_id)
-    reason = (
-        "The input blob changed or was deleted before it could be read; "
-        "a newer version, if any, is processed as its own job."
-    )
+    """The blob version is no longer there: replaced by a newer upload (superseded; that
+    version is its own job), or deleted (failed, with a clear record)."""
+    client = deps.blobs.get_blob_client(job.container, job.name)
+    if unsafe_name(job.name) is None and client.exists():
+        log.info("job %s: a newer upload replaced the input before it was read", job.job_id)
+        reason = "A newer upload of the same name replaced this one before it was read."
+        return deps.store.save(job.moved_to(JobStatus.SUPERSEDED, last_error=reason, cleaned=True))
+    log.warning("job %s: input deleted before it was read", job.job_id)
+    reason = "The input blob was deleted before it could be read; nothing was submitted."
     return deps.store.save(job.moved_to(JobStatus.FAILED, last_error=reason, cleaned=True))
 
 
@@ -125,7 +130,8 @@ def _reject(deps: Deps, job: Job, intake: Intake) -> Job:
     log.info("job %s rejected: %d problem(s)", job.job_id, intake.problem_count)
     problems = [p.to_dict() for p in intake.problems]
     rejection = Rejection(problems, intake.problem_count, intake.total, intake.warnings)
-    publish_rejection(deps, job, rejection)
+    if not publish_rejection(deps, job, rejection):
+        return deps.store.save(job.moved_to(JobStatus.SUPERSEDED, last_error=NEWER_OWNS))
     first = intake.problems[0].message if intake.problems else ""
     return deps.store.save(
         job.moved_to(

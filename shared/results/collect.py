@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from shared.batches.files import delete_part_files
 from shared.crash import crashpoint
-from shared.jobs.model import Job, Part
+from shared.jobs.model import Job
+from shared.jobs.part import Part
 from shared.storage import blobs
 from shared.storage.names import collected_file, work_prefix
 

@@ -10,7 +10,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from shared.jobs.model import Part
+from shared.jobs.part import Part
 from shared.results.outcomes import Outcomes
 from shared.results.results_csv import CsvSpec, CsvWriter
 from shared.results.retry import RETRY_FILE, Attempts, should_retry

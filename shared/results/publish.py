@@ -10,19 +10,30 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from azure.core.exceptions import ResourceNotFoundError
 
 from shared.crash import crashpoint
-from shared.jobs.model import Job, outcome
+from shared.jobs.model import Job, JobStatus, outcome
 from shared.results.merge import MergeFiles
 from shared.results.outcomes import Outcomes
 from shared.results.summary import iso, summary, summary_bytes
 from shared.storage.blobs import upload_file
-from shared.storage.names import ERRORS, RESULTS, RESULTS_CSV, SUMMARY, output_prefix
+from shared.storage.names import (
+    ERRORS,
+    OUTPUT_FILES,
+    RESULTS,
+    RESULTS_CSV,
+    SUMMARY,
+    output_prefix,
+)
+from shared.storage.ownership import owned_folder
 
 if TYPE_CHECKING:
     from shared.deps import Deps
 
 log = logging.getLogger(__name__)
+
+NEWER_OWNS = "A newer upload of the same name owns the output folder; this job wrote nothing."
 
 
 @dataclass(frozen=True)
@@ -42,17 +53,45 @@ def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
             out.write(b"\n")
 
 
-def publish(deps: Deps, job: Job, files: dict[str, Path], summary_doc: dict[str, Any]) -> None:
-    """Upload the outputs, summary.json last so its presence means the rest is complete."""
+def version_of(job: Job) -> str:
+    """Orders versions of one input name: when the blob was written, then when its job was
+    recorded (a job is only ever recorded for the version current at that moment)."""
+    written = job.blob_modified.isoformat() if job.blob_modified else ""
+    return f"{written}|{job.created_at.isoformat()}"
+
+
+def publish(deps: Deps, job: Job, files: dict[str, Path], summary_doc: dict[str, Any]) -> bool:
+    """Write the outputs into the job's folder: summary.json goes first (so readers see the
+    folder is being rewritten) and comes back last (its presence means the rest is complete);
+    output files this job does not produce are removed, so the folder holds one job's files.
+    False, writing nothing, when a newer version of the input owns the folder."""
     prefix = output_prefix(job.name)
-    for name, path in files.items():
-        upload_file(deps.output, f"{prefix}/{name}", path)
-    summary_path = next(iter(files.values())).with_name(SUMMARY)
-    summary_path.write_bytes(summary_bytes(summary_doc))
-    upload_file(deps.output, f"{prefix}/{SUMMARY}", summary_path)
+    with owned_folder(deps.output, prefix, version_of(job), job.job_id) as owned:
+        if not owned:
+            log.info(
+                "job %s: a newer version of the input owns %s; nothing written", job.job_id, prefix
+            )
+            return False
+        _delete(deps, f"{prefix}/{SUMMARY}")
+        for name, path in files.items():
+            upload_file(deps.output, f"{prefix}/{name}", path)
+        for name in set(OUTPUT_FILES) - set(files) - {SUMMARY}:
+            _delete(deps, f"{prefix}/{name}")
+        with tempfile.TemporaryDirectory(prefix="batchdrop-") as tmp:
+            summary_path = Path(tmp) / SUMMARY
+            summary_path.write_bytes(summary_bytes(summary_doc))
+            upload_file(deps.output, f"{prefix}/{SUMMARY}", summary_path)
+    return True
 
 
-def publish_rejection(deps: Deps, job: Job, rejection: Rejection) -> None:
+def _delete(deps: Deps, name: str) -> None:
+    try:
+        deps.output.delete_blob(name)
+    except ResourceNotFoundError:
+        pass
+
+
+def publish_rejection(deps: Deps, job: Job, rejection: Rejection) -> bool:
     """A rejected file's report: errors.jsonl (one line per problem) and summary.json."""
     listed = len(rejection.problems)
     more = rejection.problem_count - listed
@@ -74,12 +113,19 @@ def publish_rejection(deps: Deps, job: Job, rejection: Rejection) -> None:
     with tempfile.TemporaryDirectory(prefix="batchdrop-") as tmp:
         path = Path(tmp) / ERRORS
         write_jsonl(path, rejection.problems)
-        publish(deps, job, {ERRORS: path}, doc)
+        return publish(deps, job, {ERRORS: path}, doc)
+
+
+def publish_failure(deps: Deps, job: Job, reason: str) -> bool:
+    """summary.json alone, for a job that could not go on (no answers were merged)."""
+    error = {"code": "gave_up", "message": reason}
+    counts = {"total": job.total, "succeeded": 0, "failed": job.total}
+    return publish(deps, job, {}, summary(job, "failed", counts, errors=[error]))
 
 
 def publish_outcome(deps: Deps, job: Job, run: MergeFiles, outcomes: Outcomes) -> Job:
     """Write the outputs of a finished merge and move the job to its final state."""
-    status = outcome(job.parts, run.expired_left)
+    status = outcome(job, run.expired_left)
     tally = run.tally
     counts = {"total": tally.total, "succeeded": tally.succeeded, "failed": tally.failed}
     doc = summary(
@@ -92,7 +138,8 @@ def publish_outcome(deps: Deps, job: Job, run: MergeFiles, outcomes: Outcomes) -
     )
     names = (RESULTS, ERRORS, RESULTS_CSV)
     files = {name: run.folder / name for name in names if (run.folder / name).exists()}
-    publish(deps, job, files, doc)
+    if not publish(deps, job, files, doc):
+        return deps.store.save(job.moved_to(JobStatus.SUPERSEDED, last_error=NEWER_OWNS))
     crashpoint("after_outputs_written")
     log.info(
         "job %s %s: %d succeeded, %d failed",

@@ -14,8 +14,8 @@ import orjson
 from shared.batches.batchfile import native_line
 from shared.batches.split import Splitter
 from shared.config import Settings
-from shared.jobs.lease import release
-from shared.jobs.model import Job, JobStatus, Part
+from shared.jobs.model import Job, JobStatus
+from shared.jobs.part import Part
 from shared.storage import blobs
 from shared.storage.names import part_file, work_prefix
 
@@ -102,7 +102,8 @@ def send_retries(deps: Deps, job: Job, folder: Path) -> Job:
     new = tuple(Part(p.index, p.deployment, p.url, p.count, round=round_) for p in splitter.parts)
     count = sum(p.count for p in new)
     log.info("job %s: retrying %d request(s) in %d batch(es)", job.job_id, count, len(new))
-    return deps.store.save(release(job.moved_to(JobStatus.SUBMITTING, parts=job.parts + new)))
+    job = job.moved_to(JobStatus.SUBMITTING, parts=job.parts + new)
+    return deps.store.save(job, release=True)
 
 
 def _sized(size: int) -> Callable[[str], int]:

@@ -7,7 +7,8 @@ from typing import Any
 
 import orjson
 
-from shared.jobs.model import Job, Part
+from shared.jobs.model import Job
+from shared.jobs.part import Part
 
 JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import posixpath
+import re
+from urllib.parse import unquote
 
 MAX_BLOB_NAME = 1024
 LONGEST_OUTPUT_FILE = len("/results.jsonl")
@@ -31,29 +32,64 @@ UPLOAD_NAME = "batchdrop-{job_id}-{index:04d}-{attempt}.jsonl"
 
 
 def output_prefix(name: str) -> str:
-    """`dir/stem.ext` -> `dir/stem`: a safe folder for the outputs of input blob `name`.
+    """The output folder of input blob `name`: one folder per input, never shared.
 
-    `.` and `..` segments and empty segments are neutralised so that tools which normalise
-    paths cannot land outputs elsewhere; over-long names are shortened with a hash so every
-    output name stays within Azure's 1,024-character limit and unique per input.
+    - `dir/stem.jsonl` -> `dir/stem` when the stem has no `.` or `~` (the common case);
+    - any other plain name -> the name itself, extension included (`dir/x.csv`, `dir/x.v2.jsonl`,
+      `dir/X.JSONL`), so `x.jsonl` and `x.csv` side by side get `x/` and `x.csv/`;
+    - a name with empty, `.` or `..` segments, a backslash, no extension, or one that already
+      ends like a hashed folder, and any folder too long for Azure's 1,024-character blob
+      names -> a readable prefix plus `~` and 16 hex digits of the name's SHA-256.
+
+    The three kinds cannot meet: the first has no `.` in its last segment, the second has
+    one and does not end in `~<hash>`, the third always does.
     """
-    segments = [_safe_segment(s) for s in name.split("/") if s]
-    if not segments:
-        segments = ["_"]
-    stem, _ext = posixpath.splitext(segments[-1])
-    segments[-1] = stem or segments[-1]
-    prefix = "/".join(segments)
-    room = MAX_BLOB_NAME - LONGEST_OUTPUT_FILE
-    if len(prefix) > room:
-        digest = hashlib.sha256(name.encode()).hexdigest()[:16]
-        prefix = f"{prefix[: room - len(digest) - 1]}~{digest}"
-    return prefix
+    segments = name.split("/")
+    last = segments[-1]
+    stem, dot, ext = last.rpartition(".")
+    plain = all(_plain(s) for s in segments) and bool(stem) and not HASHED.search(last)
+    if plain and ext == "jsonl" and "." not in stem and "~" not in stem:
+        folder = "/".join([*segments[:-1], stem])
+    elif plain and dot:
+        folder = name
+    else:
+        folder = _hashed("/".join(_readable(s) for s in segments if s), name)
+    if len(folder) > MAX_BLOB_NAME - LONGEST_OUTPUT_FILE:
+        folder = _hashed(folder, name)
+    return folder
 
 
-def _safe_segment(segment: str) -> str:
-    if segment in (".", ".."):
-        return segment.replace(".", "_")
-    return segment
+HASHED = re.compile(r"~[0-9a-f]{16}$")
+
+
+def _plain(segment: str) -> bool:
+    return bool(segment) and segment not in (".", "..") and "\\" not in segment
+
+
+def _readable(segment: str) -> str:
+    """A segment that no tool reads as a path step: `.`, `..` and backslashes neutralised."""
+    return "_" if segment in (".", "..") else segment.replace("\\", "_")
+
+
+def _hashed(readable: str, name: str) -> str:
+    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+    room = MAX_BLOB_NAME - LONGEST_OUTPUT_FILE - len(digest) - 1
+    return f"{readable[:room] or '_'}~{digest}"
+
+
+def unsafe_name(name: str) -> str | None:
+    """Why a blob name cannot be read safely by name, or None. HTTP clients drop `.` and `..`
+    path segments (also written `%2E%2E`, or with backslashes, which some services read as
+    `/`) while storage keeps them, so such a name could address a different blob."""
+    if "\\" in name:
+        return "it holds a backslash"
+    for segment in name.split("/"):
+        decoded = segment
+        for _ in range(3):  # %252E%252E decodes twice
+            decoded = unquote(decoded)
+        if decoded in (".", ".."):
+            return f"it holds a {segment!r} path segment"
+    return None
 
 
 def is_ignored(name: str) -> bool:

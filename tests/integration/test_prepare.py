@@ -23,8 +23,8 @@ SCHEMA = {
 def prepared(deps, name: str, data: bytes):
     upload(deps, name, data)
     container = deps.settings.input_container
-    etag = deps.blobs.get_blob_client(container, name).get_blob_properties().etag
-    job = record_job(deps, container, name, etag)
+    props = deps.blobs.get_blob_client(container, name).get_blob_properties()
+    job = record_job(deps, container, name, props.etag, props.last_modified)
     return prepare(deps, job)
 
 

@@ -17,9 +17,10 @@ from tests.conftest import jsonl, read_jsonl, run_until
 from tests.integration.test_flow import chat, jobs, output, summary_of, upload
 
 
-def etag_of(deps, name: str) -> str:
-    client = deps.blobs.get_blob_client(deps.settings.input_container, name)
-    return client.get_blob_properties().etag
+def version_of(deps, name: str) -> tuple[str, object]:
+    """The blob's ETag and write time, as record_job takes them."""
+    props = deps.blobs.get_blob_client(deps.settings.input_container, name).get_blob_properties()
+    return props.etag, props.last_modified
 
 
 def finished(deps, count: int):
@@ -39,7 +40,7 @@ def test_a_stale_event_processes_the_current_version_once(app_env, host):
     host.deliver_blob("doc.jsonl")  # the second version's event
     run_until(host, finished(deps, 1))
     [job] = jobs(deps)
-    assert job.etag == etag_of(deps, "doc.jsonl") and job.status == JobStatus.COMPLETED
+    assert job.etag == version_of(deps, "doc.jsonl")[0] and job.status == JobStatus.COMPLETED
     results = read_jsonl(output(deps, "doc/results.jsonl"))
     assert [r["custom_id"] for r in results] == ["new-1", "new-2"]
 
@@ -49,11 +50,11 @@ def test_a_blob_changed_after_its_job_was_recorded_leaves_a_clear_record(app_env
     deps = default_deps()
     upload(deps, "moving.jsonl", jsonl([chat("a", "v1")]))
     stale = record_job(
-        deps, deps.settings.input_container, "moving.jsonl", etag_of(deps, "moving.jsonl")
+        deps, deps.settings.input_container, "moving.jsonl", *version_of(deps, "moving.jsonl")
     )
     upload(deps, "moving.jsonl", jsonl([chat("b", "v2")]))
     after = advance(deps, stale)
-    assert after.status == JobStatus.FAILED and "changed or was deleted" in after.last_error
+    assert after.status == JobStatus.SUPERSEDED and "newer upload" in after.last_error
     assert summary_of(deps, "moving") is None  # the new version owns the outputs
     run_until(host, finished(deps, 2))  # the sweep finds the new version (its event is lost)
     current = [j for j in jobs(deps) if j.job_id != stale.job_id]
@@ -70,7 +71,7 @@ def test_a_deleted_blob_leaves_nothing_or_a_clear_record(app_env, host):
     assert jobs(deps) == []
     upload(deps, "gone2.jsonl", jsonl([chat("a", "x")]))
     job = record_job(
-        deps, deps.settings.input_container, "gone2.jsonl", etag_of(deps, "gone2.jsonl")
+        deps, deps.settings.input_container, "gone2.jsonl", *version_of(deps, "gone2.jsonl")
     )
     host.blobs.get_blob_client(deps.settings.input_container, "gone2.jsonl").delete_blob()
     after = advance(deps, job)

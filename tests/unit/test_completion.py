@@ -69,7 +69,7 @@ def test_nothing_to_complete_for_an_unknown_or_finished_job():
 def test_a_job_held_elsewhere_asks_the_queue_to_deliver_again():
     deps = make_deps(Answers({}))
     job = completing_job(deps, ["a"])
-    assert claim(deps.store, job, 60) is not None
+    assert claim(deps.store, job, 60, 0) is not None
     with pytest.raises(Busy):
         complete_job(deps, job.job_id)
 
@@ -81,7 +81,7 @@ def test_a_failed_merge_releases_the_lease_at_once():
     with pytest.raises(OSError):
         complete_job(deps, job.job_id)
     stored = deps.store.get(job.job_id)
-    assert stored.lease_until is None and stored.status == JobStatus.COMPLETING
+    assert not stored.lease.owner and stored.status == JobStatus.COMPLETING
 
 
 def test_answers_are_merged_in_input_order_and_the_job_closed():
@@ -101,7 +101,7 @@ def test_retryable_failures_go_out_again_in_a_new_round():
     deps = make_deps(Answers({"out-0": [answer("a"), answer("b", status=500)]}))
     job = completing_job(deps, ["a", "b"])
     again = complete_job(deps, job.job_id)
-    assert again.status == JobStatus.SUBMITTING and again.lease_until is None
+    assert again.status == JobStatus.SUBMITTING and not again.lease.owner
     new = again.parts[1]
     assert (new.index, new.round, new.count) == (1, 2, 1)
     retry = deps.work.blobs[work_prefix(job.job_id) + part_file(1)]

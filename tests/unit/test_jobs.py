@@ -6,12 +6,15 @@ from shared.jobs.model import (
     Job,
     JobStatus,
     Part,
+    Stop,
+    StopReason,
     TransitionError,
     derived_status,
     job_id_for,
-    normalise_remote_status,
     outcome,
+    utcnow,
 )
+from shared.jobs.part import normalise_remote_status
 
 
 def test_job_id_is_stable_per_version_and_safe_as_a_table_key():
@@ -61,13 +64,30 @@ def test_outcome_of_parts(statuses, expected):
     parts = tuple(
         Part(i, "d", "/v1/chat/completions", 1, remote_status=s) for i, s in enumerate(statuses)
     )
-    assert outcome(parts) == expected
+    assert outcome(with_parts(parts)) == expected
+
+
+def with_parts(parts: tuple[Part, ...]) -> Job:
+    return Job.new("c", "n", "e").changed(parts=parts)
 
 
 def test_expired_only_when_requests_are_still_lost():
-    parts = (Part(0, "d", "u", 1, remote_status="expired"),)
-    assert outcome(parts, expired_left=True) == JobStatus.EXPIRED
-    assert outcome(parts, expired_left=False) == JobStatus.COMPLETED
+    job = with_parts((Part(0, "d", "u", 1, remote_status="expired"),))
+    assert outcome(job, expired_left=True) == JobStatus.EXPIRED
+    assert outcome(job, expired_left=False) == JobStatus.COMPLETED
+
+
+def test_a_persons_cancel_makes_the_job_cancelled_whatever_its_batches_did():
+    job = with_parts((Part(0, "d", "u", 1, remote_status="completed"),))
+    stop = Stop(StopReason.CANCEL, "asked", utcnow())
+    assert outcome(job.changed(stop=stop)) == JobStatus.CANCELLED
+
+
+def test_any_open_state_may_end_superseded_or_failed_but_not_a_finished_one():
+    for status in set(JobStatus) - TERMINAL:
+        assert {JobStatus.SUPERSEDED, JobStatus.FAILED} <= ALLOWED[status]
+    for status in TERMINAL:
+        assert status not in ALLOWED
 
 
 def test_job_status_derived_from_part_phases():
@@ -80,17 +100,3 @@ def test_job_status_derived_from_part_phases():
     assert derived_status((waiting, live), now=100) == JobStatus.WAITING
     assert derived_status((waiting, done), now=300) == JobStatus.SUBMITTING  # back-off over
     assert derived_status((done,), now=100) == JobStatus.COMPLETING
-
-
-def test_part_round_trips_through_dict():
-    part = Part(
-        2,
-        "d",
-        "/v1/responses",
-        5,
-        file_id="f",
-        batch_id="b",
-        remote_status="failed",
-        errors=({"code": "x", "message": "y"},),
-    )
-    assert Part.from_dict(part.to_dict()) == part

@@ -44,17 +44,17 @@ def live_job(deps, statuses: list[str], status=JobStatus.IN_PROGRESS) -> Job:
     ],
 )
 def test_each_open_state_has_its_step(status, step):
-    assert lifecycle.step_for(replace(Job.new("c", "n", "e"), status=status), 60) is step
+    assert lifecycle.step_for(replace(Job.new("c", "n", "e"), status=status), 60, 5) is step
 
 
 def test_finished_jobs_are_cleaned_up_once_and_completing_jobs_belong_to_completion():
     done = replace(Job.new("c", "n", "e"), status=JobStatus.COMPLETED)
-    assert lifecycle.step_for(done, 60) is cleanup
-    assert lifecycle.step_for(replace(done, cleaned=True), 60) is None
+    assert lifecycle.step_for(done, 60, 5) is cleanup
+    assert lifecycle.step_for(replace(done, cleaned=True), 60, 5) is None
     completing = replace(done, status=JobStatus.COMPLETING, updated_at=utcnow())
-    assert lifecycle.step_for(completing, 60) is None
+    assert lifecycle.step_for(completing, 60, 5) is None
     quiet = replace(completing, updated_at=utcnow() - timedelta(seconds=61))
-    assert lifecycle.step_for(quiet, 60) is requeue_if_stale
+    assert lifecycle.step_for(quiet, 60, 5) is requeue_if_stale
 
 
 def test_progress_of_live_batches_is_saved_without_a_lease():
@@ -62,17 +62,17 @@ def test_progress_of_live_batches_is_saved_without_a_lease():
     job = live_job(deps, ["in_progress", "in_progress"])
     after = lifecycle.advance(deps, job)
     assert [p.completed for p in after.parts] == [1, 1]
-    assert after.lease_until is None and after.status == JobStatus.IN_PROGRESS
+    assert not after.lease.owner and after.status == JobStatus.IN_PROGRESS
     assert deps.store.get(job.job_id).parts[0].checked_at is not None
 
 
 def test_a_job_leased_elsewhere_is_left_alone():
     deps = make_deps()
     job = live_job(deps, ["completed"])
-    held = claim(deps.store, job, 60)
+    held = claim(deps.store, job, 60, 0)
     assert held is not None
     assert lifecycle.advance(deps, deps.store.get(job.job_id)).status == JobStatus.IN_PROGRESS
-    assert deps.store.get(job.job_id).lease_owner == held.lease_owner
+    assert deps.store.get(job.job_id).lease.owner == held.lease.owner
     assert deps.queue.sent == []
 
 
@@ -84,7 +84,7 @@ def test_the_last_batch_ending_hands_the_job_to_completion_with_the_lease_off():
     assert after.status == JobStatus.COMPLETING
     assert [orjson.loads(m) for m in deps.queue.sent] == [{"job_id": job.job_id}]
     stored = deps.store.get(job.job_id)
-    assert stored.status == JobStatus.COMPLETING and stored.lease_until is None
+    assert stored.status == JobStatus.COMPLETING and not stored.lease.owner
     # the ended batches' inputs are freed at once
     assert {"f0", "f1"} <= set(deps.service.deleted)
 
@@ -99,7 +99,7 @@ def test_a_failing_step_releases_the_lease_for_the_next_trigger():
     with pytest.raises(ConnectionError):
         lifecycle.advance(deps, job)
     stored = deps.store.get(job.job_id)
-    assert stored.lease_until is None and stored.status == JobStatus.SUBMITTING
+    assert not stored.lease.owner and stored.status == JobStatus.SUBMITTING
 
 
 def test_a_quiet_completing_job_is_queued_again_once():

@@ -14,7 +14,7 @@ from shared.batches.azure_openai import refused
 from shared.batches.service import QuotaExceeded, RemoteBatch
 from shared.deps import Deps
 from shared.jobs.lease import claim
-from shared.jobs.model import Job, JobStatus, Part
+from shared.jobs.model import Job, JobStatus, Part, Stop, StopReason, utcnow
 from tests.fakes import FakeService, committed_then, make_deps
 
 
@@ -34,7 +34,7 @@ def setup(api: FakeService, parts: int = 1) -> tuple[Deps, Job]:
     )
     created = store.create(job)
     assert created is not None
-    return deps, claim(store, created, 60) or created
+    return deps, claim(store, created, 60, 0) or created
 
 
 def status_error(cls: type[openai.APIStatusError], status: int, code: str, message: str):
@@ -62,7 +62,8 @@ def test_a_lost_create_answer_is_looked_up_next_time_not_repeated():
         advance_active(deps, job)
     stored = deps.store.get(job.job_id)
     assert stored.parts[0].creating and stored.parts[0].batch_id is None
-    again = advance_active(deps, claim(deps.store, replace(stored, lease_until=None), 60) or stored)
+    stored.lease.owner = ""  # as if the first worker died and its lease ran out
+    again = advance_active(deps, claim(deps.store, stored, 60, 0) or stored)
     assert [c for c, _ in api.calls].count("create_batch") == 1
     assert again.parts[0].batch_id == next(iter(api.batches))
 
@@ -117,7 +118,8 @@ def test_a_batch_refused_for_quota_after_validation_waits_and_frees_its_files():
 def test_cancel_requested_before_a_batch_exists_sends_nothing():
     api = FakeService(file_statuses=["pending"])
     deps, job = setup(api, parts=2)
-    job = advance_active(deps, replace(job, cancel_requested=True))
+    stop = Stop(StopReason.CANCEL, "asked", utcnow())
+    job = advance_active(deps, replace(job, stop=stop))
     assert [p.remote_status for p in job.parts] == ["cancelled", "cancelled"]
     assert ("create_batch", "up-0") not in api.calls
     assert job.status == JobStatus.COMPLETING

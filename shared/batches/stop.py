@@ -1,0 +1,53 @@
+"""Stopping a job's parts (a cancel, or a newer upload superseding it): nothing more is sent,
+and every batch that exists at the service is found, also after a create whose answer was
+lost, and asked to cancel; it is tracked until it ends so its finished answers are kept."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from shared.batches.submit import batch_metadata
+from shared.jobs.lease import covered
+from shared.jobs.model import Job
+from shared.jobs.part import Part
+
+if TYPE_CHECKING:
+    from shared.deps import Deps
+
+log = logging.getLogger(__name__)
+
+
+def stop_parts(deps: Deps, job: Job) -> Job:
+    """Every part not yet ended: find what an interrupted call made, cancel or drop it."""
+    for part in job.parts:
+        if not part.done and not part.cancel_sent:
+            job = _stop(deps, job, _found(deps, job, part))
+    return job
+
+
+def _found(deps: Deps, job: Job, part: Part) -> Part:
+    """The part with whatever an interrupted upload or create left at the service."""
+    if part.creating and not part.batch_id:
+        batch = deps.service.find_batch(batch_metadata(job, part))
+        if batch is not None:
+            log.info("job %s part %d: found batch %s", job.job_id, part.index, batch.id)
+            part = replace(part, batch_id=batch.id)
+    if part.uploading and not part.file_id:
+        uploaded = deps.service.find_file(part.uploading)
+        if uploaded is not None:
+            part = replace(part, file_id=uploaded.id)
+    return replace(part, creating=False, uploading=None)
+
+
+def _stop(deps: Deps, job: Job, part: Part) -> Job:
+    covered(deps.store, job, deps.settings.openai_timeout_seconds)
+    if part.batch_id:
+        deps.service.cancel_batch(part.batch_id)
+        log.info("job %s part %d: cancel sent for batch %s", job.job_id, part.index, part.batch_id)
+        return deps.store.save(job.with_part(replace(part, cancel_sent=True)))
+    if part.file_id:
+        deps.service.delete_file(part.file_id)
+    stopped = replace(part, file_id=None, remote_status="cancelled", wait_until=None)
+    return deps.store.save(job.with_part(stopped))

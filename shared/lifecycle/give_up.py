@@ -1,0 +1,45 @@
+"""Ending a job that cannot go on: a step that failed too often in a row (a poison input or a
+bug), or a newer upload of the same name. What runs at the service is cancelled first."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from shared.batches.stop import stop_parts
+from shared.jobs.model import ALERT, Job, JobStatus
+from shared.results.publish import publish_failure
+
+if TYPE_CHECKING:
+    from shared.deps import Deps
+
+log = logging.getLogger(__name__)
+
+
+def give_up(deps: Deps, job: Job) -> Job:
+    """FAILED after BATCH_MAX_STEP_FAILURES unexpected failures of one step in a row."""
+    reason = (
+        f"Gave up after {job.step_failures} failed attempts in state {job.status.value}: "
+        f"{job.last_error or 'no error recorded'} The input is kept; fix the cause (see the "
+        "logs for this job id) and upload the file again."
+    )
+    log.error("%s job %s: %s", ALERT, job.job_id, reason)
+    job = _stop_quietly(deps, job)
+    publish_failure(deps, job, reason)
+    return deps.store.save(job.moved_to(JobStatus.FAILED, last_error=reason))
+
+
+def supersede(deps: Deps, job: Job) -> Job:
+    """SUPERSEDED: a newer version of the input replaced this one; it writes no outputs."""
+    detail = job.stop.detail if job.stop else "A newer upload of the same name replaced it."
+    log.info("job %s superseded: %s", job.job_id, detail)
+    return deps.store.save(job.moved_to(JobStatus.SUPERSEDED, last_error=detail))
+
+
+def _stop_quietly(deps: Deps, job: Job) -> Job:
+    """Cancel what runs at the service; a failure here must not stop the job from ending."""
+    try:
+        return stop_parts(deps, job)
+    except Exception:  # noqa: BLE001 - best effort: the job ends anyway
+        log.exception("job %s: could not cancel its batches while giving up", job.job_id)
+        return job

@@ -1,0 +1,56 @@
+"""Who owns an output folder: the newest version of its input. A marker blob in the folder
+names the version that last published there; publishing holds a lease on it, so two versions
+never write the folder at once, and an older version never overwrites a newer one's files."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import orjson
+from azure.core.exceptions import HttpResponseError, ResourceExistsError
+from azure.storage.blob import BlobLeaseClient, ContainerClient
+
+MARKER = ".batchdrop-owner.json"
+LEASE_SECONDS = 60  # renewed while publishing; a crashed publisher frees the folder this soon
+
+
+class FolderBusy(Exception):
+    """Another job is publishing into the folder right now; try again shortly."""
+
+
+@contextmanager
+def owned_folder(
+    container: ContainerClient, folder: str, version: str, job_id: str
+) -> Iterator[bool]:
+    """Hold the folder while publishing. Yields False, writing nothing, when a newer version
+    owns it (`version` strings compare in time order); True once the marker names this job."""
+    marker = container.get_blob_client(f"{folder}/{MARKER}")
+    try:
+        marker.upload_blob(b"{}", overwrite=False)
+    except ResourceExistsError:
+        pass
+    try:
+        lease = marker.acquire_lease(lease_duration=LEASE_SECONDS)
+    except HttpResponseError as exc:
+        raise FolderBusy(f"{folder}: another job is publishing there") from exc
+    stop = threading.Event()
+    renewer = threading.Thread(target=_renew, args=(lease, stop), daemon=True)
+    renewer.start()
+    try:
+        owner = orjson.loads(marker.download_blob(lease=lease).readall() or b"{}")
+        newer = str(owner.get("version", "")) > version and owner.get("job_id") != job_id
+        if not newer:
+            data = orjson.dumps({"job_id": job_id, "version": version})
+            marker.upload_blob(data, overwrite=True, lease=lease)
+        yield not newer
+    finally:
+        stop.set()
+        renewer.join(timeout=5)
+        lease.release()
+
+
+def _renew(lease: BlobLeaseClient, stop: threading.Event) -> None:
+    while not stop.wait(LEASE_SECONDS / 3):
+        lease.renew()
