@@ -13,6 +13,7 @@ from azure.storage.blob import ContentSettings
 from shared.intake import folder_settings
 from shared.intake.model import Intake, rejected
 from shared.intake.options import IntakeOptions
+from shared.intake.problem import Problem
 from shared.intake.read import file_kind, read_input
 from shared.intake.workfiles import WorkFiles
 from shared.jobs.meta import JobMeta
@@ -41,6 +42,9 @@ def job_meta(intake: Intake) -> JobMeta:
 
 def prepare(deps: Deps, job: Job) -> Job:
     """RECEIVED -> SUBMITTING (work files stored) or REJECTED (report written)."""
+    why = unsafe_name(job.name)
+    if why is not None:  # never read by name: an HTTP client could rewrite it to another blob
+        return _reject(deps, job, rejected([_unsafe(job.name, why)]))
     found = folder_settings.find(lambda path: _read_settings(deps, job, path), job.name)
     if isinstance(found, list):
         return _reject(deps, job, rejected(found))
@@ -111,6 +115,16 @@ def _read_settings(deps: Deps, job: Job, path: str) -> bytes | None:
         return None
     log.info("job %s: job settings from %s", job.job_id, path)
     return bytes(data)
+
+
+def _unsafe(name: str, why: str) -> Problem:
+    return Problem(
+        None,
+        "unsafe_blob_name",
+        f"The blob name {name!r} cannot be read safely: {why}, which HTTP clients rewrite, so "
+        "another blob could be read instead. Nothing was read or submitted. Upload the file "
+        "under a name without '.' or '..' folders or backslashes.",
+    )
 
 
 def _gone(deps: Deps, job: Job) -> Job:

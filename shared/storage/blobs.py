@@ -19,10 +19,15 @@ CONTENT_TYPES = {
 def read_chunks(
     service: BlobServiceClient, container: str, name: str, etag: str
 ) -> Iterator[bytes]:
-    """Stream one blob version; raises ResourceModifiedError if it changed since `etag`."""
+    """Stream one blob version as stored (a blob saved with `Content-Encoding: gzip` stays
+    compressed, so the compression check sees it); raises ResourceModifiedError if it changed
+    since `etag`."""
     blob = service.get_blob_client(container, name)
     downloader = blob.download_blob(
-        etag=etag, match_condition=MatchConditions.IfNotModified, max_concurrency=1
+        etag=etag,
+        match_condition=MatchConditions.IfNotModified,
+        max_concurrency=1,
+        decompress=False,
     )
     yield from downloader.chunks()
 
