@@ -112,6 +112,7 @@ class Ingestion:
         self.envelopes: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []
         # HTTPS, as in Azure: the exporter refuses to send a bearer token over plain HTTP.
+        self.directory = directory
         self.ca_bundle, key = self_signed(directory)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.ca_bundle, key)
@@ -152,6 +153,9 @@ def run_app(ingestion: Ingestion, **extra: str) -> list[str]:
         "HTTPS_PROXY": "http://127.0.0.1:9",
         "NO_PROXY": "127.0.0.1",
         "REQUESTS_CA_BUNDLE": str(ingestion.ca_bundle),
+        # The exporter keeps unsent telemetry on disk under the temp directory and sends it
+        # with a later run's: each run gets its own.
+        "TMPDIR": str(ingestion.directory),
         **extra,
     }
     run = subprocess.run(
@@ -164,7 +168,11 @@ def run_app(ingestion: Ingestion, **extra: str) -> list[str]:
 def test_the_distro_exports_events_and_metrics_keyless(ingestion):
     mode, job_id = run_app(ingestion)
     assert mode == "distro"
-    [event] = [e for e in ingestion.of_type("EventData") if e["name"] == "JobStateChanged"]
+    [event] = [
+        e
+        for e in ingestion.of_type("EventData")
+        if e["name"] == "JobStateChanged" and e["properties"]["job_id"] == job_id
+    ]
     props = event["properties"]
     assert (props["job_id"], props["status"], props["previous_status"]) == (
         job_id,
