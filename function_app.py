@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import azure.functions as func
 import azurefunctions.extensions.bindings.blob as blob
 
-from shared import completion, http_api, poll, upload
+from shared import completion, health, http_api, openapi, poll, upload
 from shared.deps import default_deps
+from shared.telemetry import metrics
+from shared.telemetry import setup as telemetry
 
+telemetry.configure()  # once per process, before any function runs
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 log = logging.getLogger("batchdrop")
 
@@ -32,7 +36,10 @@ def submit_prompt_file(client: blob.BlobClient) -> None:
 def poll_batches(timer: func.TimerRequest) -> None:
     if timer.past_due:
         log.info("poll tick is past due; running now")
-    poll.poll_all(default_deps())
+    started = time.monotonic()
+    report = poll.poll_all(default_deps())
+    # The heartbeat the "poller not running" alert watches.
+    metrics.record_poll_tick(time.monotonic() - started, report.seen)
 
 
 @app.function_name("complete_batch")
@@ -65,6 +72,19 @@ def cancel_job(req: func.HttpRequest) -> func.HttpResponse:
     except ValueError as exc:
         return _json({"error": str(exc)}, 409)
     return _json(view, 202) if view else _json({"error": "no such job"}, 404)
+
+
+@app.function_name("health")
+@app.route(route="health", methods=["GET"])
+def get_health(req: func.HttpRequest) -> func.HttpResponse:
+    status, body = health.check_health()
+    return _json(body, status)
+
+
+@app.function_name("openapi")
+@app.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def get_openapi(req: func.HttpRequest) -> func.HttpResponse:
+    return _json(openapi.document())
 
 
 def _int(raw: str | None, default: int) -> int:

@@ -133,6 +133,9 @@ param outputRetentionDays int = 30
 @minValue(0)
 param workRetentionDays int = 30
 
+@description('Optional. Price table for the app\'s cost estimates (BATCH_PRICES): JSON {"model": {"input", "output", "batch_input", "batch_output"}} in USD per 1M tokens; empty uses the example prices (examples, not promises).')
+param batchPrices string = ''
+
 @description('Optional. Days Log Analytics keeps telemetry.')
 @minValue(30)
 @maxValue(730)
@@ -256,6 +259,7 @@ module functionApp 'app/function.bicep' = {
     maxAttempts: string(maxAttempts)
     maxTokens: string(batchMaxTokens)
     allowedDeployments: allowedDeployments
+    prices: batchPrices
   }
 }
 
@@ -285,6 +289,17 @@ module alerts 'app/alerts.bicep' = {
     blobTriggerPoisonQueueName: storage.outputs.blobTriggerPoisonQueueName
     completionPoisonQueueName: storage.outputs.completionPoisonQueueName
     systemTopicId: eventGrid.outputs.id
+  }
+}
+
+module workbook 'app/workbook.bicep' = {
+  name: 'workbook'
+  scope: rg
+  params: {
+    name: guid(subscription().id, environmentName, 'batchdrop-operations-workbook')
+    location: location
+    tags: tags
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId
   }
 }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,10 +38,21 @@ DEFAULTS: dict[str, str | None] = {
     "BATCH_STUCK_HOURS": "48",
     "BATCH_CLOCK_SKEW_SECONDS": "60",
     "BATCH_MAX_STEP_FAILURES": "5",
+    # Cost estimates: a JSON price table per model over the examples in shared/costs.py.
+    "BATCH_PRICES": "",
+    # Telemetry (shared/telemetry/setup.py). The connection string and the worker switch are
+    # read by the Functions Python worker too; the app reads them to know who exports.
+    "APPLICATIONINSIGHTS_CONNECTION_STRING": None,
+    "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY": None,
+    "BATCHDROP_TELEMETRY_FILE": None,
 }
 
-# Settings that only make sense locally and must not be set in Azure (keys).
-LOCAL_ONLY = frozenset({"AZURE_OPENAI_API_KEY"})
+# Settings that only make sense locally and must not be set in Azure (a key; a local file).
+LOCAL_ONLY = frozenset({"AZURE_OPENAI_API_KEY", "BATCHDROP_TELEMETRY_FILE"})
+
+# What a user may paste as AZURE_OPENAI_ENDPOINT after the resource's address: the portal and
+# the samples show it with /openai/v1/ (the v1 base URL) or /openai/; the clients add those.
+ENDPOINT_SUFFIXES = ("/openai/v1", "/openai")
 
 STORAGE = "AzureWebJobsStorage"
 STORAGE_SERVICES = ("blob", "queue", "table")
@@ -93,6 +106,7 @@ class Settings:
     stuck_hours: float
     clock_skew_seconds: float  # how far apart workers' clocks may be
     max_step_failures: int  # a step failing this often in a row fails the job
+    prices: Mapping[str, Mapping[str, float]]  # model -> price per 1M tokens, over the examples
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -104,7 +118,7 @@ class Settings:
 
         return cls(
             storage=_storage(env),
-            openai_endpoint=_required(get, "AZURE_OPENAI_ENDPOINT").rstrip("/"),
+            openai_endpoint=_endpoint(_required(get, "AZURE_OPENAI_ENDPOINT")),
             openai_api_version=get("AZURE_OPENAI_API_VERSION"),
             openai_api_key=get("AZURE_OPENAI_API_KEY"),
             default_deployment=get("AZURE_OPENAI_DEPLOYMENT"),
@@ -131,7 +145,76 @@ class Settings:
             stuck_hours=_positive_number(get, "BATCH_STUCK_HOURS"),
             clock_skew_seconds=_number(get, "BATCH_CLOCK_SKEW_SECONDS"),
             max_step_failures=_positive_int(get, "BATCH_MAX_STEP_FAILURES"),
+            prices=_prices(get("BATCH_PRICES")),
         )
+
+
+@dataclass(frozen=True)
+class TelemetrySettings:
+    """What shared/telemetry needs, readable even when the app's other settings are broken."""
+
+    file: str | None  # local JSON lines ("-": the console); None: no local export
+    connection_string: bool  # Application Insights is configured
+    worker_exports: bool  # the Functions Python worker runs the Azure Monitor distro itself
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> TelemetrySettings:
+        env = os.environ if env is None else env
+        flag = env.get("PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY", "").strip().lower()
+        return cls(
+            file=env.get("BATCHDROP_TELEMETRY_FILE", "").strip() or None,
+            connection_string=bool(env.get("APPLICATIONINSIGHTS_CONNECTION_STRING", "").strip()),
+            worker_exports=flag in ("true", "1"),
+        )
+
+
+def _endpoint(raw: str) -> str:
+    """The resource's address, however much of the API path was pasted after it."""
+    url = raw.strip().rstrip("/")
+    for suffix in ENDPOINT_SUFFIXES:
+        if url.lower().endswith(suffix):
+            url = url[: -len(suffix)].rstrip("/")
+            break
+    scheme, _, host = url.partition("://")
+    if scheme.lower() not in ("http", "https") or not host:
+        raise SettingsError(
+            f"Setting AZURE_OPENAI_ENDPOINT={raw!r} must be the resource's address, "
+            "e.g. https://myresource.openai.azure.com"
+        )
+    return url
+
+
+PRICE_KEYS = ("input", "output", "batch_input", "batch_output")
+
+
+def _prices(raw: str | None) -> dict[str, dict[str, float]]:
+    """BATCH_PRICES: {"model": {"input", "output", "batch_input", "batch_output"}} per 1M tokens."""
+    if not raw:
+        return {}
+    try:
+        table = json.loads(raw)
+    except ValueError:
+        raise SettingsError(f"Setting BATCH_PRICES is not valid JSON: {raw[:200]!r}") from None
+    if not isinstance(table, dict):
+        raise SettingsError("Setting BATCH_PRICES must be a JSON object of models.")
+    return {str(model): _price(model, entry) for model, entry in table.items()}
+
+
+def _price(model: str, entry: object) -> dict[str, float]:
+    if isinstance(entry, dict) and set(entry) == set(PRICE_KEYS):
+        values = {k: _non_negative(entry[k]) for k in PRICE_KEYS}
+        if all(v is not None for v in values.values()):
+            return {k: float(v or 0) for k, v in values.items()}
+    raise SettingsError(
+        f"Setting BATCH_PRICES: {model!r} needs exactly {', '.join(PRICE_KEYS)}, "
+        "each a price in USD per 1M tokens (a number, zero or more)."
+    )
+
+
+def _non_negative(value: object) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value) if math.isfinite(value) and value >= 0 else None
+    return None
 
 
 def _required(get: Getter, name: str) -> str:

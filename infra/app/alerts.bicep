@@ -35,6 +35,9 @@ param completionPoisonQueueName string
 @description('Required. Resource id of the Event Grid system topic that feeds the blob trigger (its metrics are in the workspace).')
 param systemTopicId string
 
+@description('Optional. How long without a poll tick before the poller counts as stopped (ISO 8601, PT5M to P2D); keep it several times the POLL_SCHEDULE interval.')
+param pollerSilence string = 'PT15M'
+
 var emailReceivers = empty(alertEmail) ? [] : [
   {
     name: 'alert-email'
@@ -48,6 +51,14 @@ var emailReceivers = empty(alertEmail) ? [] : [
 var undeliveredQuery = 'AzureMetrics | where ResourceId =~ "${systemTopicId}" and MetricName in ("DeadLetteredCount", "DroppedEventCount") and Total > 0'
 
 var poisonQuery = 'StorageQueueLogs | where AccountName == "${storageAccountName}" and OperationName == "PutMessage" | where Uri contains "/${blobTriggerPoisonQueueName}/messages" or Uri contains "/${completionPoisonQueueName}/messages"'
+
+// The app's own telemetry (shared/telemetry): custom events in AppEvents, custom metrics in
+// AppMetrics, both in the workspace that Application Insights writes to.
+var failedJobsQuery = 'AppEvents | where Name == "JobStateChanged" and tostring(Properties.status) == "failed" | project TimeGenerated, job_id = tostring(Properties.job_id), input_name = tostring(Properties.input_name), last_error = tostring(Properties.last_error)'
+
+// One row whatever happened: the number of poll-tick records in the window (0 when the timer
+// stopped), so the rule does not depend on how an empty result is counted.
+var pollerQuery = 'AppMetrics | where Name == "batchdrop.poll.ticks" | summarize ticks = count()'
 
 resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   name: '${namePrefix}-alerts'
@@ -161,6 +172,75 @@ resource undeliveredEventsAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-
           timeAggregation: 'Count'
           operator: 'GreaterThan'
           threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: logAlertActions
+  }
+}
+
+resource failedJobsAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: '${namePrefix}-failed-jobs'
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'batchdrop: a job failed'
+    description: 'A job ended failed: Azure OpenAI refused a batch, a batch disappeared, or quota never freed up. The results name the job, its input and its last error; summary.json and errors.jsonl next to the outputs say more.'
+    severity: 2
+    enabled: true
+    scopes: [
+      logAnalyticsWorkspaceId
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT5M'
+    autoMitigate: true
+    criteria: {
+      allOf: [
+        {
+          query: failedJobsQuery
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: logAlertActions
+  }
+}
+
+// The poll timer finds lost events, advances every job and raises stuck ones: if it stops,
+// nothing moves and no other alert would say so.
+resource pollerStoppedAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: '${namePrefix}-poller-stopped'
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'batchdrop: the poller is not running'
+    description: 'No poll tick reached Application Insights in the window: the poll_batches timer is not running (the app is stopped, failing to start, or POLL_SCHEDULE is wrong). Jobs do not advance until it runs. Look at the function app\'s Log stream and Application Insights > Failures.'
+    severity: 1
+    enabled: true
+    scopes: [
+      logAnalyticsWorkspaceId
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: pollerSilence
+    autoMitigate: true
+    criteria: {
+      allOf: [
+        {
+          query: pollerQuery
+          timeAggregation: 'Total'
+          metricMeasureColumn: 'ticks'
+          operator: 'LessThan'
+          threshold: 1
           failingPeriods: {
             numberOfEvaluationPeriods: 1
             minFailingPeriodsToAlert: 1

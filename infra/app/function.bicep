@@ -141,6 +141,9 @@ param clockSkewSeconds string = '60'
 @description('Optional. BATCH_MAX_STEP_FAILURES: failures of one step in a row before a job ends failed.')
 param maxStepFailures string = '5'
 
+@description('Optional. Price table for cost estimates (BATCH_PRICES): JSON {"model": {"input", "output", "batch_input", "batch_output"}} in USD per 1M tokens, over the example prices in shared/costs.py; empty uses the examples.')
+param prices string = ''
+
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
 }
@@ -221,6 +224,13 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
           value: 'ClientId=${identityClientId};Authorization=AAD'
+        }
+        {
+          // The Python worker runs the Azure Monitor distro and streams the app's logs, events
+          // and metrics itself, which prevents duplicate host-level log entries (host.json has
+          // telemetryMode OpenTelemetry; "Use OpenTelemetry with Azure Functions").
+          name: 'PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY'
+          value: 'true'
         }
         {
           name: 'AZURE_OPENAI_ENDPOINT'
@@ -325,6 +335,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'BATCH_MAX_STEP_FAILURES'
           value: maxStepFailures
+        }
+        {
+          name: 'BATCH_PRICES'
+          value: prices
         }
       ]
       // No ftpsState: Flex Consumption rejects siteConfig.ftpsState (ARM error 51021, see the
