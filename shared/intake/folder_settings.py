@@ -163,7 +163,10 @@ class _Checked:
             return None
         found = ENDPOINTS.get(value.strip().lower()) if isinstance(value, str) else None
         if found is None:
-            self.fail(f'"endpoint" must be "chat" or "responses", not {value!r}.')
+            why = ""
+            if isinstance(value, str) and "embedding" in value.lower():
+                why = " (Azure OpenAI's batch API does not take embeddings)"
+            self.fail(f'"endpoint" must be "chat" or "responses", not {value!r}{why}.')
         return found
 
     def template(self, doc: dict[str, Any]) -> Template | None:
