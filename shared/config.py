@@ -34,6 +34,8 @@ DEFAULTS: dict[str, str | None] = {
     "BATCH_MAX_TOKENS": "0",
     "BATCH_LEASE_SECONDS": "900",
     "BATCH_STUCK_HOURS": "48",
+    "BATCH_SETTLE_SECONDS": "5",
+    "BATCH_DUPLICATE_HOURS": "24",
 }
 
 # Settings that only make sense locally and must not be set in Azure (keys).
@@ -89,6 +91,8 @@ class Settings:
     max_tokens: int  # estimated input tokens per batch; 0: no limit
     lease_seconds: float
     stuck_hours: float
+    settle_seconds: float  # a fresh input waits this long for a _job.json uploaded with it
+    duplicate_hours: float  # identical content that completed this recently is not sent; 0: off
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -125,6 +129,8 @@ class Settings:
             max_tokens=int(_number(get, "BATCH_MAX_TOKENS")),
             lease_seconds=_positive_number(get, "BATCH_LEASE_SECONDS"),
             stuck_hours=_positive_number(get, "BATCH_STUCK_HOURS"),
+            settle_seconds=_number(get, "BATCH_SETTLE_SECONDS"),
+            duplicate_hours=_number(get, "BATCH_DUPLICATE_HOURS"),
         )
 
 

@@ -58,6 +58,7 @@ def app_env(azurite, emulator, monkeypatch) -> Callable[..., dict[str, str]]:
             "BATCH_STATUS_MIN_SECONDS": "0",
             "BATCH_QUOTA_BACKOFF_SECONDS": "0.2",
             "BATCH_LEASE_SECONDS": "2",
+            "BATCH_SETTLE_SECONDS": "0",
             **overrides,
         }
         for name in ("AZURE_OPENAI_API_VERSION",):

@@ -133,6 +133,12 @@ param leaseSeconds string = '900'
 @description('Optional. Hours after which a job still open is logged as stuck (and the alert fires).')
 param stuckHours string = '48'
 
+@description('Optional. Seconds a freshly uploaded input waits for a _job.json uploaded together with it.')
+param settleSeconds string = '5'
+
+@description('Optional. Identical content (same bytes and job settings) that completed this many hours ago or less is not sent again; 0 always sends it.')
+param duplicateHours string = '24'
+
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
 }
@@ -307,6 +313,14 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'BATCH_STUCK_HOURS'
           value: stuckHours
+        }
+        {
+          name: 'BATCH_SETTLE_SECONDS'
+          value: settleSeconds
+        }
+        {
+          name: 'BATCH_DUPLICATE_HOURS'
+          value: duplicateHours
         }
       ]
       ftpsState: 'Disabled'

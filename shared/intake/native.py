@@ -153,7 +153,7 @@ def _unsupported_url(number: int, url: object, custom_id: str) -> Problem:
             f"Line {number}: url {url!r}: Azure OpenAI's batch API does not take embeddings "
             "(it runs chat completions and responses only); call the embeddings API directly."
         )
-        return Problem(number, "embeddings_not_supported", message, custom_id)
+        return Problem(number, "unsupported_url", message, custom_id)
     message = f"Line {number}: url {url!r} is not one of {', '.join(sorted(KNOWN_URLS))}."
     return Problem(number, "unsupported_url", message, custom_id)
 

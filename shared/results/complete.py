@@ -53,11 +53,12 @@ class MergeRun:
     def execute(self) -> MergeFiles:
         attempts = self._load()
         index = self._download(WORK_INDEX)
-        spec = csv_spec(self._meta(), _first_request(index))
+        meta = self._meta()
+        spec = csv_spec(meta, _first_request(index))
         # A cancel means stop: nothing of a cancelled job is sent again.
         cancelled = any(p.remote_status == "cancelled" for p in self.job.parts)
         max_attempts = 1 if cancelled else self.deps.settings.max_attempts
-        files = MergeFiles(self.folder, max_attempts, spec)
+        files = MergeFiles(self.folder, max_attempts, spec, meta)
         files.run(index, self.outcomes, {p.index: p for p in self.job.parts}, attempts)
         return files
 

@@ -15,7 +15,8 @@ from shared.crash import crashpoint
 from shared.jobs.model import Job, outcome
 from shared.results.merge import MergeFiles
 from shared.results.outcomes import Outcomes
-from shared.results.summary import iso, summary, summary_bytes
+from shared.results.settings_check import newer_settings
+from shared.results.summary import iso, not_sent, summary, summary_bytes
 from shared.storage.blobs import upload_file
 from shared.storage.names import ERRORS, RESULTS, RESULTS_CSV, SUMMARY, output_prefix
 
@@ -33,6 +34,17 @@ class Rejection:
     problem_count: int
     total: int
     warnings: list[str]
+    job_settings: dict[str, str] | None = None  # the _job.json read for it
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Identical content that recently completed: nothing sent, a pointer to its results."""
+
+    total: int
+    warnings: list[str]
+    duplicate_of: dict[str, Any]
+    job_settings: dict[str, str] | None = None
 
 
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
@@ -67,9 +79,10 @@ def publish_rejection(deps: Deps, job: Job, rejection: Rejection) -> None:
     doc = summary(
         job,
         "rejected",
-        {"total": rejection.total, "succeeded": 0, "failed": 0},
+        not_sent(rejection.total, rejection.problem_count),
         warnings=rejection.warnings,
         errors=errors,
+        job_settings=rejection.job_settings,
     )
     with tempfile.TemporaryDirectory(prefix="batchdrop-") as tmp:
         path = Path(tmp) / ERRORS
@@ -77,18 +90,39 @@ def publish_rejection(deps: Deps, job: Job, rejection: Rejection) -> None:
         publish(deps, job, {ERRORS: path}, doc)
 
 
+def publish_skip(deps: Deps, job: Job, skip: Skip) -> None:
+    """summary.json only: in the earlier job's own folder its results stay as they are."""
+    doc = summary(
+        job,
+        "skipped",
+        not_sent(skip.total),
+        warnings=skip.warnings,
+        duplicate_of=skip.duplicate_of,
+        job_settings=skip.job_settings,
+    )
+    with tempfile.TemporaryDirectory(prefix="batchdrop-") as tmp:
+        path = Path(tmp) / SUMMARY
+        path.write_bytes(summary_bytes(doc))
+        upload_file(deps.output, f"{output_prefix(job.name)}/{SUMMARY}", path)
+
+
 def publish_outcome(deps: Deps, job: Job, run: MergeFiles, outcomes: Outcomes) -> Job:
     """Write the outputs of a finished merge and move the job to its final state."""
     status = outcome(job.parts, run.expired_left)
     tally = run.tally
     counts = {"total": tally.total, "succeeded": tally.succeeded, "failed": tally.failed}
+    part_errors = run.part_errors(job.parts)
     doc = summary(
         job,
         status.value,
         counts,
         usage=tally.usage,
         completed_at=_ended(job),
-        errors=_errors(job, outcomes),
+        errors=_errors(job, outcomes, part_errors),
+        part_errors=part_errors,
+        finish_reasons=tally.finish_reasons,
+        job_settings=run.meta.job_settings,
+        warnings=[*tally.warnings, *newer_settings(deps, job, run.meta)],
     )
     names = (RESULTS, ERRORS, RESULTS_CSV)
     files = {name: run.folder / name for name in names if (run.folder / name).exists()}
@@ -109,9 +143,12 @@ def _ended(job: Job) -> str | None:
     return iso(max(ends)) if ends else None
 
 
-def _errors(job: Job, outcomes: Outcomes) -> list[dict[str, Any]]:
-    """Batch-level reasons and anything odd in the service's files: reported, never merged."""
-    errors = [dict(e, batch=p.batch_id) for p in job.parts for e in p.errors]
+def _errors(
+    job: Job, outcomes: Outcomes, part_errors: dict[int, list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Batch-level reasons (lines mapped to the input's) and anything odd in the service's
+    files: reported, never merged."""
+    errors = [dict(e, batch=p.batch_id) for p in job.parts for e in part_errors[p.index]]
     errors += [{"code": "output_anomaly", "message": m} for m in outcomes.anomalies]
     errors += [
         {

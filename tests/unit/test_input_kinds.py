@@ -193,7 +193,7 @@ def test_a_workbook_under_any_name_says_to_export_csv():
 def test_embeddings_are_refused_saying_the_batch_api_does_not_take_them():
     line = {"custom_id": "e", "url": "/v1/embeddings", "body": {"model": "emb", "input": "x"}}
     intake, _ = read(orjson.dumps(line) + b"\n", "jsonl")
-    assert codes(intake) == [(1, "embeddings_not_supported")]
+    assert codes(intake) == [(1, "unsupported_url")]
     assert "Azure OpenAI's batch API does not take embeddings" in intake.problems[0].message
     found = folder_settings.parse("_job.json", b'{"endpoint": "embeddings"}')
     assert isinstance(found, list) and "does not take embeddings" in found[0].message
