@@ -82,7 +82,7 @@ def test_the_sample_settings_poll_quickly_but_the_app_default_stays():
         "`.ndjson`",
         "`.txt`",
         "`.json`",
-        *(f"`{column}`" for column in OWN),
+        *(f"`{column}`" for column in sorted(OWN)),
         "`input.<name>`",
         "`answer.<name>`",
     ],
