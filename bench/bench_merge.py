@@ -76,6 +76,7 @@ def naive_row(record: dict[str, Any], answer: dict[str, Any] | None) -> dict[str
     elif not 200 <= (status or 0) < 300:
         detail = body.get("error") or {}
         error = {"code": detail["code"], "message": detail["message"], "status_code": status}
+    choices = (body or {}).get("choices") or [{}]
     return {
         "custom_id": record["custom_id"],
         "line": record["line"],
@@ -83,6 +84,7 @@ def naive_row(record: dict[str, Any], answer: dict[str, Any] | None) -> dict[str
         "request": record["request"],
         "response": body,
         "error": error,
+        "finish_reason": choices[0].get("finish_reason"),
         "attempts": 1,
     }
 

@@ -1,7 +1,9 @@
 """`python -m devtools.demo`: the whole flow on this machine, from a dropped file to results.
 
-Starts Azurite, the Azure OpenAI batch emulator and the local Functions host, drops the example
-file(s) into the input container, shows each job's progress, then prints the merged results.
+Checks its arguments, then starts Azurite, the Azure OpenAI batch emulator and the local
+Functions host, drops the files (folders with their subfolders, each `_job.json` first) into the
+input container under demo/, shows each job's progress and a short preview of its results, and
+keeps every output on disk (`--out`) after the services stop.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from shared.results.results_csv import answer_text
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGS = ROOT / ".demo"
+OUTPUTS = LOGS / "output"
+LISTED = 20  # dropped files named one by one; the rest are counted
 DEPLOYMENT = "gpt-4o-mini-batch"
 DEMO_KEY = "demo-emulator-key"  # the emulator's own key: local only, guards nothing real
 console = Console()
@@ -69,7 +73,7 @@ def api(port: int, path: str) -> Any:
 
 def describe(job: dict[str, Any]) -> str:
     done = sum(b["completed"] + b["failed"] for b in job["batches"])
-    batches = ", ".join(str(b["status"]) for b in job["batches"]) or "-"
+    batches = ", ".join(b["status"] or "not sent yet" for b in job["batches"]) or "-"
     return (
         f"{job['input']['name']}: [bold]{job['status']}[/] "
         f"(batches: {batches}; {done}/{job['total']} requests done)"
@@ -93,27 +97,62 @@ def wait_for_jobs(port: int, count: int, timeout: float) -> list[dict[str, Any]]
     raise SystemExit(f"jobs not finished after {timeout:.0f}s; see the logs in {LOGS}")
 
 
-def show_results(blobs: BlobServiceClient, job: dict[str, Any]) -> None:
+def keep_outputs(blobs: BlobServiceClient, job: dict[str, Any], out: Path) -> Path:
+    """Download the job's output folder (its own files, not a nested input's) to `out`."""
     container, prefix = job["output"].split("/", 1)
-    out = blobs.get_container_client(container)
-    summary = json.loads(out.download_blob(prefix + "summary.json").readall())
+    folder = out / container / prefix
+    folder.mkdir(parents=True, exist_ok=True)
+    client = blobs.get_container_client(container)
+    for blob in client.list_blobs(name_starts_with=prefix):
+        name = blob.name[len(prefix) :]
+        if "/" not in name:
+            with (folder / name).open("wb") as stream:
+                client.download_blob(blob.name).readinto(stream)
+    return folder
+
+
+def show_results(blobs: BlobServiceClient, job: dict[str, Any], out: Path, rows: int) -> None:
+    """A bounded preview: the first `rows` results (or problems), and where the rest are."""
+    folder = keep_outputs(blobs, job, out)
+    summary = json.loads((folder / "summary.json").read_text())
     console.print(
-        f"\n[bold]{job['input']['name']}[/] -> {job['output']}  "
-        f"status [bold]{summary['status']}[/], counts {summary['counts']}"
+        f"\n[bold]{job['input']['name']}[/]: status [bold]{summary['status']}[/], "
+        f"counts {summary['counts']}\n  outputs: {folder}"
     )
-    if summary["status"] == "rejected":
-        console.print(out.download_blob(prefix + "errors.jsonl").readall().decode())
-        return
+    if summary["status"] in ("rejected", "skipped"):
+        for line in head(folder / "errors.jsonl", rows):
+            console.print("  " + clip(line, 200))
+    else:
+        preview(folder / "results.jsonl", rows, summary["counts"]["total"])
+    for warning in summary.get("warnings", [])[:3]:
+        console.print("  warning: " + clip(warning, 200))
+
+
+def preview(path: Path, rows: int, total: int) -> None:
     table = Table("line", "custom_id", "status", "question", "answer", show_lines=True)
-    for raw in out.download_blob(prefix + "results.jsonl").readall().splitlines():
+    for raw in head(path, rows):
         row = json.loads(raw)
         answer = answer_text(row.get("response")) or json.dumps(row.get("error"))
         table.add_row(
-            str(row["line"]), row["custom_id"], row["status"], question(row)[:60], answer[:80]
-        )
+            str(row["line"]), clip(row["custom_id"], 30), row["status"], clip(question(row), 60),
+            clip(answer, 80),
+        )  # fmt: skip
     console.print(table)
-    if summary.get("warnings"):
-        console.print("warnings: " + "; ".join(summary["warnings"]))
+    if total > rows:
+        console.print(f"  ... and {total - rows:,} more in {path}")
+
+
+def head(path: Path, rows: int) -> list[str]:
+    """The first `rows` lines of a local file, read no further."""
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8") as stream:
+        return [line.rstrip("\n") for _, line in zip(range(rows), stream, strict=False)]
+
+
+def clip(text: str, width: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def question(row: dict[str, Any]) -> str:
@@ -125,16 +164,54 @@ def question(row: dict[str, Any]) -> str:
     return str(said)
 
 
-def drop(blobs: BlobServiceClient, path: Path) -> int:
-    """Upload a file, or a folder's files (its `_job.json` first), under demo/; count inputs."""
-    files = sorted(path.iterdir(), key=lambda p: p.name != "_job.json") if path.is_dir() else [path]
-    folder = f"demo/{path.name}/" if path.is_dir() else "demo/"
-    for file in files:
-        blobs.get_blob_client("batch-input", folder + file.name).upload_blob(
-            file.read_bytes(), overwrite=True
-        )
-        console.print(f"dropped {file.name} into batch-input/{folder}")
-    return sum(not f.name.startswith(("_", ".")) for f in files)
+def plan(paths: list[Path]) -> list[tuple[Path, str]]:
+    """(local file, blob name) for every file to drop, each `_job.json` before any input.
+    A folder is dropped with its subfolders, under demo/<folder name>/; hidden files stay."""
+    planned: list[tuple[Path, str]] = []
+    for path in paths:
+        if path.is_dir():
+            files = [f for f in sorted(path.rglob("*")) if f.is_file() and not hidden(f, path)]
+            planned += [(f, f"demo/{path.name}/{f.relative_to(path).as_posix()}") for f in files]
+        else:
+            planned.append((path, f"demo/{path.name}"))
+    return sorted(planned, key=lambda p: (not is_settings(p[1]), p[1].count("/")))
+
+
+def hidden(file: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in file.relative_to(root).parts)
+
+
+def is_settings(name: str) -> bool:
+    return name.rsplit("/", 1)[-1] == "_job.json"
+
+
+def is_input(name: str) -> bool:
+    return not name.rsplit("/", 1)[-1].startswith(("_", "."))
+
+
+def check_args(args: argparse.Namespace) -> list[tuple[Path, str]]:
+    """Everything wrong with the arguments, before any service starts."""
+    missing = [str(p) for p in args.files if not p.exists()]
+    if missing:
+        raise SystemExit(f"demo: no such file or folder: {', '.join(missing)}")
+    if args.timeout <= 0 or args.preview < 1:
+        raise SystemExit("demo: --timeout must be positive and --preview at least 1")
+    planned = plan(args.files)
+    if not any(is_input(name) for _, name in planned):
+        raise SystemExit("demo: nothing to drop: the files and folders given hold no input file")
+    return planned
+
+
+def drop(blobs: BlobServiceClient, planned: list[tuple[Path, str]]) -> int:
+    """Upload the planned files into the input container; the number of inputs among them."""
+    for count, (path, name) in enumerate(planned):
+        with path.open("rb") as data:
+            blobs.get_blob_client("batch-input", name).upload_blob(data, overwrite=True)
+        if count < LISTED:
+            console.print(f"dropped {path} as batch-input/{name}")
+    if len(planned) > LISTED:
+        console.print(f"... and {len(planned) - LISTED} more files")
+    return sum(is_input(name) for _, name in planned)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,10 +221,19 @@ def main(argv: list[str] | None = None) -> int:
         nargs="*",
         type=Path,
         default=sorted((ROOT / "examples").iterdir()),
-        help="files or folders to drop (default: everything in examples/)",
+        help="files or folders (with their subfolders) to drop (default: everything in examples/)",
     )
-    parser.add_argument("--timeout", type=float, default=120)
+    parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for the jobs")
+    parser.add_argument("--preview", type=int, default=5, help="results shown per job (default 5)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=OUTPUTS,
+        help="where the outputs are kept, one folder per run (default: .demo/output/)",
+    )
     args = parser.parse_args(argv)
+    planned = check_args(args)
+    out = (args.out / time.strftime("%Y%m%d-%H%M%S")).resolve()
     with ExitStack() as stack:
         console.print("starting Azurite...")
         azurite = stack.enter_context(Azurite())
@@ -189,10 +275,12 @@ def main(argv: list[str] | None = None) -> int:
         stack.callback(stop, host)
         port = int(line.split("127.0.0.1:")[1].split("/")[0])
         blobs = BlobServiceClient.from_connection_string(azurite.connection_string)
-        inputs = sum(drop(blobs, path) for path in args.files)
-        for job in wait_for_jobs(port, inputs, args.timeout):
-            show_results(blobs, job)
-        console.print(f"\nlogs: {LOGS}")
+        inputs = drop(blobs, planned)
+        for job in sorted(
+            wait_for_jobs(port, inputs, args.timeout), key=lambda j: j["input"]["name"]
+        ):
+            show_results(blobs, job, out, args.preview)
+        console.print(f"\noutputs kept in {out}\nlogs: {LOGS}")
     return 0
 
 

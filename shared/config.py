@@ -45,6 +45,8 @@ DEFAULTS: dict[str, str | None] = {
     "APPLICATIONINSIGHTS_CONNECTION_STRING": None,
     "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY": None,
     "BATCHDROP_TELEMETRY_FILE": None,
+    "BATCH_SETTLE_SECONDS": "5",
+    "BATCH_DUPLICATE_HOURS": "24",
 }
 
 # Settings that only make sense locally and must not be set in Azure (a key; a local file).
@@ -107,6 +109,8 @@ class Settings:
     clock_skew_seconds: float  # how far apart workers' clocks may be
     max_step_failures: int  # a step failing this often in a row fails the job
     prices: Mapping[str, Mapping[str, float]]  # model -> price per 1M tokens, over the examples
+    settle_seconds: float  # a fresh input waits this long for a _job.json uploaded with it
+    duplicate_hours: float  # identical content that completed this recently is not sent; 0: off
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -146,6 +150,8 @@ class Settings:
             clock_skew_seconds=_number(get, "BATCH_CLOCK_SKEW_SECONDS"),
             max_step_failures=_positive_int(get, "BATCH_MAX_STEP_FAILURES"),
             prices=_prices(get("BATCH_PRICES")),
+            settle_seconds=_number(get, "BATCH_SETTLE_SECONDS"),
+            duplicate_hours=_number(get, "BATCH_DUPLICATE_HOURS"),
         )
 
 

@@ -71,6 +71,7 @@ def app_env(azurite, emulator, monkeypatch) -> Callable[..., dict[str, str]]:
             "BATCH_CLOCK_SKEW_SECONDS": "0",
             # A crashed worker's lease covers its calls' timeout: keep both short here.
             "AZURE_OPENAI_TIMEOUT_SECONDS": "3",
+            "BATCH_SETTLE_SECONDS": "0",
             **overrides,
         }
         for name in ("AZURE_OPENAI_API_VERSION",):

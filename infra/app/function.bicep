@@ -144,6 +144,12 @@ param maxStepFailures string = '5'
 @description('Optional. Price table for cost estimates (BATCH_PRICES): JSON {"model": {"input", "output", "batch_input", "batch_output"}} in USD per 1M tokens, over the example prices in shared/costs.py; empty uses the examples.')
 param prices string = ''
 
+@description('Optional. Seconds a freshly uploaded input waits for a _job.json uploaded together with it.')
+param settleSeconds string = '5'
+
+@description('Optional. Identical content (same bytes and job settings) that completed this many hours ago or less is not sent again; 0 always sends it.')
+param duplicateHours string = '24'
+
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
 }
@@ -339,6 +345,14 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'BATCH_PRICES'
           value: prices
+        }
+        {
+          name: 'BATCH_SETTLE_SECONDS'
+          value: settleSeconds
+        }
+        {
+          name: 'BATCH_DUPLICATE_HOURS'
+          value: duplicateHours
         }
       ]
       // No ftpsState: Flex Consumption rejects siteConfig.ftpsState (ARM error 51021, see the

@@ -73,6 +73,7 @@ class CsvReader:
         if counts[best] and best != ",":
             name = "semicolon" if best == ";" else "tab"
             self.intake.repaired(f"Read the file as {name}-separated values", None)
+            self.intake.delimiter = best
             return best
         return ","
 

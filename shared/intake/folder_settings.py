@@ -14,8 +14,9 @@ from shared.intake.output_format import OutputFormat, strict_gap
 from shared.intake.problem import Problem
 from shared.intake.templates import Template, parse_template
 from shared.intake.text import colons, duplicate_key, non_utf8
+from shared.storage.names import JOB_SETTINGS, settings_candidates
 
-NAME = "_job.json"
+NAME = JOB_SETTINGS
 MAX_BYTES = 1 << 20
 FIELDS = ("deployment", "endpoint", "system", "template", "response_format", "json_schema", "body")
 ENDPOINTS = {
@@ -83,8 +84,7 @@ class FolderSettings:
 
 def candidates(name: str) -> list[str]:
     """Where the settings of input `name` may be, nearest folder first, up to the root."""
-    folders = name.split("/")[:-1]
-    return ["/".join([*folders[:depth], NAME]) for depth in range(len(folders), -1, -1)]
+    return settings_candidates(name)
 
 
 def find(read: Callable[[str], bytes | None], name: str) -> FolderSettings | list[Problem]:
@@ -163,7 +163,10 @@ class _Checked:
             return None
         found = ENDPOINTS.get(value.strip().lower()) if isinstance(value, str) else None
         if found is None:
-            self.fail(f'"endpoint" must be "chat" or "responses", not {value!r}.')
+            why = ""
+            if isinstance(value, str) and "embedding" in value.lower():
+                why = " (Azure OpenAI's batch API does not take embeddings)"
+            self.fail(f'"endpoint" must be "chat" or "responses", not {value!r}{why}.')
         return found
 
     def template(self, doc: dict[str, Any]) -> Template | None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from shared.intake import formats
 from shared.intake.lines import LongLine
 from shared.intake.model import Intake, Request
 from shared.intake.native import TOP_LEVEL, native_request, quick_chat, too_deep
@@ -40,6 +41,15 @@ class JsonlReader:
         return list(self.fields)
 
     def items(self, lines: Lines) -> Iterator[Item]:
+        lines = iter(lines)
+        for number, raw in lines:  # up to the first line with content, which shows the format
+            if raw and not raw.isspace():
+                problem = _format_problem(number, raw)
+                yield problem or self.line(number, raw)
+                if problem is not None:
+                    return  # one clear problem, not one per line of a file in another format
+                break
+            self.intake.repaired("Skipped blank lines", number)
         line = self.line
         for number, raw in lines:
             if raw and not raw.isspace():
@@ -47,7 +57,9 @@ class JsonlReader:
             else:
                 self.intake.repaired("Skipped blank lines", number)
 
-    def line(self, number: int, raw: bytes) -> Item:
+    def line(self, number: int, raw: bytes, default_id: str | None = None) -> Item:
+        """One line's request or problem; a prompt line without custom_id gets `default_id`,
+        else its line number."""
         if type(raw) is LongLine:
             return too_long(number, raw, self.options.max_line)
         try:
@@ -63,7 +75,7 @@ class JsonlReader:
             return kind
         if kind == "native":
             return native_request(number, raw, data, self.options, self.intake)
-        return self.prompt_line(number, raw, data)
+        return self.prompt_line(number, raw, data, default_id)
 
     def native_line(self, number: int, raw: bytes, data: dict[str, Any]) -> Item:
         if self.quick and self.intake.endpoint == "chat" and self.intake.first_url:
@@ -103,7 +115,9 @@ class JsonlReader:
             '(a prompt line); to build prompts from other fields set "template" in _job.json.',
         )
 
-    def prompt_line(self, number: int, raw: bytes, data: dict[str, Any]) -> Item:
+    def prompt_line(
+        self, number: int, raw: bytes, data: dict[str, Any], default_id: str | None = None
+    ) -> Item:
         self.prompts.check_deployment()
         fields = {k: v for k, v in data.items() if k != "custom_id"}
         for name in fields:
@@ -114,7 +128,24 @@ class JsonlReader:
         key = duplicate_key(raw, encoded.count(b":"))
         if key is not None:
             return duplicate_problem(number, key)
-        return self.prompts.request(number, fields, data.get("custom_id"))
+        custom_id = data.get("custom_id")
+        return self.prompts.request(number, fields, default_id if custom_id is None else custom_id)
+
+
+def _format_problem(number: int, raw: bytes) -> Problem | None:
+    """A JSON array, or pretty-printed JSON, where JSON Lines were expected."""
+    if type(raw) is LongLine:
+        return None
+    start = raw.lstrip()[:1]
+    if start == b"[":
+        return formats.json_array_in_jsonl(number)
+    if start != b"{":
+        return None
+    try:
+        orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return formats.multiline_json_in_jsonl(number) if formats.unfinished(raw, exc) else None
+    return None
 
 
 def _kind(data: dict[str, Any]) -> str | None:

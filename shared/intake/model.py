@@ -109,6 +109,7 @@ class Intake:
     format: str = "native"  # native | prompt | csv
     endpoint: str = "chat"  # chat | responses
     input_columns: list[str] = field(default_factory=list)
+    delimiter: str = ","  # a CSV input's separator
     json_schema: dict[str, Any] | None = None
     repairs: dict[str, Repair] = field(default_factory=dict)
     first_url: tuple[int, str] | None = None

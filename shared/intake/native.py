@@ -143,9 +143,19 @@ def _envelope(
         intake.repaired(f'Filled in a missing "url" with {options.url}', number)
         return options.url
     if not isinstance(url, str) or url not in KNOWN_URLS:
-        message = f"Line {number}: url {url!r} is not one of {', '.join(sorted(KNOWN_URLS))}."
-        return Problem(number, "unsupported_url", message, custom_id)
+        return _unsupported_url(number, url, custom_id)
     return url
+
+
+def _unsupported_url(number: int, url: object, custom_id: str) -> Problem:
+    if isinstance(url, str) and "embeddings" in url.lower():
+        message = (
+            f"Line {number}: url {url!r}: Azure OpenAI's batch API does not take embeddings "
+            "(it runs chat completions and responses only); call the embeddings API directly."
+        )
+        return Problem(number, "unsupported_url", message, custom_id)
+    message = f"Line {number}: url {url!r} is not one of {', '.join(sorted(KNOWN_URLS))}."
+    return Problem(number, "unsupported_url", message, custom_id)
 
 
 def _line_colons(data: dict[str, Any], body_json: bytes) -> int:

@@ -4,27 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from itertools import chain
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.batches.split import Splitter
 from shared.intake.csv_input import CsvReader
+from shared.intake.formats import UNSUPPORTED, file_kind, unsupported
+from shared.intake.json_input import JsonReader
 from shared.intake.jsonl import JsonlReader
 from shared.intake.lines import iter_lines
 from shared.intake.model import Intake, Request, Sink, endpoint_of
 from shared.intake.problem import Problem
 from shared.intake.rules import Checker
 from shared.intake.text import SNIFF_BYTES, sniff
+from shared.intake.text_input import TextReader
 
 if TYPE_CHECKING:
     from shared.intake.options import IntakeOptions
 
 BOM = b"\xef\xbb\xbf"
-CSV_SUFFIXES = (".csv", ".tsv")
-
-
-def file_kind(name: str) -> str:
-    """csv for .csv/.tsv names; everything else is read as JSON Lines (and sniffed first)."""
-    return "csv" if name.lower().endswith(CSV_SUFFIXES) else "jsonl"
+__all__ = ["BOM", "Sink", "file_kind", "read_input"]
 
 
 def read_input(chunks: Iterable[bytes], sink: Sink, kind: str, options: IntakeOptions) -> Intake:
@@ -39,11 +37,12 @@ def read_input(chunks: Iterable[bytes], sink: Sink, kind: str, options: IntakeOp
     stream = _text_stream(iter(chunks), intake, kind)
     if stream is None:
         return intake.finish()
-    reader = CsvReader(options, intake) if kind == "csv" else JsonlReader(options, intake)
+    reader = _reader(kind, options, intake)
     splitter = Splitter(options.max_requests, options.max_bytes, options.max_tokens)
-    check, place, add = Checker(options).check, splitter.place, sink.add
+    check, place, add = Checker(options, intake).check, splitter.place, sink.add
     total = 0
-    for item in reader.items(iter_lines(stream, options.max_line)):
+    source = stream if isinstance(reader, JsonReader) else iter_lines(stream, options.max_line)
+    for item in reader.items(source):
         total += 1
         problem = item if isinstance(item, Problem) else check(item)
         if problem is not None:
@@ -56,6 +55,26 @@ def read_input(chunks: Iterable[bytes], sink: Sink, kind: str, options: IntakeOp
     return intake.finish()
 
 
+class Reader(Protocol):
+    """Turns an input's numbered lines into requests and problems."""
+
+    @property
+    def columns(self) -> list[str]: ...
+
+    def items(self, source: Any) -> Iterator[Request | Problem]:
+        """Requests and problems from numbered lines (JsonReader: from the raw chunks)."""
+
+
+def _reader(kind: str, options: IntakeOptions, intake: Intake) -> Reader:
+    if kind == "csv":
+        return CsvReader(options, intake)
+    if kind == "text":
+        return TextReader(options, intake)
+    if kind == "json":
+        return JsonReader(JsonlReader(options, intake), options.max_line)
+    return JsonlReader(options, intake)
+
+
 def _text_stream(chunks: Iterator[bytes], intake: Intake, kind: str) -> Iterator[bytes] | None:
     """The stream with a UTF-8 BOM removed; None when it is not UTF-8 text at all."""
     head = _head(chunks, SNIFF_BYTES)
@@ -63,6 +82,8 @@ def _text_stream(chunks: Iterator[bytes], intake: Intake, kind: str) -> Iterator
         head = head[len(BOM) :]
         intake.repaired("Removed a UTF-8 byte-order mark (Azure rejects it).", None)
     problem = sniff(head)
+    if problem is None and kind == UNSUPPORTED:
+        problem = unsupported(head)
     if problem is not None:
         intake.add_problem(problem)
         return None

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
-from shared.intake.model import Request
+from shared.intake.model import CHARS_PER_TOKEN, Intake, Request
 from shared.intake.options import IntakeOptions
 from shared.intake.problem import Problem
+
+# The largest context window of any model Azure OpenAI runs batches for (GPT-5.4: 1,050,000
+# tokens; GPT-4.1: 1,047,576). The estimate (about 4 bytes a token) is rough, so a request
+# above it is a warning, and only one above twice as much, which no tokenizer brings under
+# the limit, is refused.
+LARGEST_CONTEXT = 1_050_000
+REFUSE_ABOVE = 2 * LARGEST_CONTEXT
+CONTEXT_WARNING = (
+    f"Requests estimated above {LARGEST_CONTEXT:,} input tokens, more than any model's context "
+    "window, will likely fail at the service (shorten them)"
+)
 
 
 class Checker:
     """File-wide rules: unique custom_id, allowed deployments, what fits in a batch."""
 
-    def __init__(self, options: IntakeOptions | None = None) -> None:
+    def __init__(self, options: IntakeOptions | None = None, intake: Intake | None = None) -> None:
         options = options or IntakeOptions()
         self._allowed = options.allowed_deployments
         self._max_bytes = options.max_bytes
         self._max_tokens = options.max_tokens
+        self._intake = intake
         self._seen: dict[str, int] = {}
 
     def check(self, request: Request) -> Problem | None:
@@ -28,6 +40,22 @@ class Checker:
                 return _too_large(request, self._max_bytes)
         if self._max_tokens and request.tokens > self._max_tokens:
             return _too_many_tokens(request, self._max_tokens)
+        if len(request.body_json) > LARGEST_CONTEXT * CHARS_PER_TOKEN:
+            return self._beyond_context(request)
+        return None
+
+    def _beyond_context(self, request: Request) -> Problem | None:
+        if request.tokens > REFUSE_ABOVE:
+            return Problem(
+                request.line,
+                "exceeds_context",
+                f"Line {request.line}: the request is about {request.tokens:,} tokens; no "
+                f"model's context window holds more than {LARGEST_CONTEXT:,}. Shorten it or "
+                "split it into several requests.",
+                request.custom_id,
+            )
+        if self._intake is not None:
+            self._intake.repaired(CONTEXT_WARNING, request.line)
         return None
 
 

@@ -26,6 +26,7 @@ class JobStatus(StrEnum):
     CANCELLED = "cancelled"  # cancelled by a person; finished answers kept
     EXPIRED = "expired"  # a batch expired; partial results kept
     SUPERSEDED = "superseded"  # a newer upload of the same name replaced it; no outputs
+    SKIPPED = "skipped"  # identical content completed recently: not sent, its summary points there
 
 
 TERMINAL = frozenset(
@@ -36,6 +37,7 @@ TERMINAL = frozenset(
         JobStatus.CANCELLED,
         JobStatus.EXPIRED,
         JobStatus.SUPERSEDED,
+        JobStatus.SKIPPED,
     }
 )
 
@@ -48,7 +50,8 @@ GIVE_UP = frozenset({JobStatus.FAILED, JobStatus.SUPERSEDED})
 # themselves as parts wait for quota, get batches and end; COMPLETING goes back to SUBMITTING
 # only to send a follow-up batch of retryable requests.
 ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
-    JobStatus.RECEIVED: frozenset({JobStatus.REJECTED, JobStatus.SUBMITTING}) | GIVE_UP,
+    JobStatus.RECEIVED: frozenset({JobStatus.REJECTED, JobStatus.SKIPPED, JobStatus.SUBMITTING})
+    | GIVE_UP,
     **{s: (ACTIVE - {s}) | {JobStatus.COMPLETING} | GIVE_UP for s in ACTIVE},
     JobStatus.COMPLETING: FINAL | {JobStatus.SUBMITTING} | GIVE_UP,
 }

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.storage.blob import ContentSettings
 
-from shared.intake import folder_settings
+from shared.intake import duplicates, folder_settings, job_settings
+from shared.intake.duplicates import Digest, Earlier
+from shared.intake.job_settings import Used
 from shared.intake.model import Intake, rejected
 from shared.intake.options import IntakeOptions
 from shared.intake.problem import Problem
@@ -19,7 +21,7 @@ from shared.intake.workfiles import WorkFiles
 from shared.jobs.meta import JobMeta
 from shared.jobs.model import Job, JobStatus
 from shared.jobs.part import Part
-from shared.results.publish import NEWER_OWNS, Rejection, publish_rejection
+from shared.results.publish import NEWER_OWNS, Rejection, Skip, publish_rejection, publish_skip
 from shared.storage import blobs
 from shared.storage.blobs import StreamOf
 from shared.storage.names import JOB_META, WORK_INDEX, unsafe_name, work_prefix
@@ -30,38 +32,49 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def job_meta(intake: Intake) -> JobMeta:
+def job_meta(intake: Intake, used: Used | None = None) -> JobMeta:
     """What the completion side needs to know about the input (work file job.json)."""
     return JobMeta(
         format=intake.format,
         input_columns=tuple(intake.input_columns),
         endpoint=intake.endpoint,
         json_schema=intake.json_schema,
+        delimiter=intake.delimiter,
+        job_settings=used.record() if used else None,
     )
 
 
 def prepare(deps: Deps, job: Job) -> Job:
-    """RECEIVED -> SUBMITTING (work files stored) or REJECTED (report written)."""
+    """RECEIVED -> SUBMITTING (work files stored) or REJECTED (report written, or identical
+    content that recently completed: the summary points at its results)."""
     why = unsafe_name(job.name)
     if why is not None:  # never read by name: an HTTP client could rewrite it to another blob
-        return _reject(deps, job, rejected([_unsafe(job.name, why)]))
-    found = folder_settings.find(lambda path: _read_settings(deps, job, path), job.name)
+        return _reject(deps, job, rejected([_unsafe(job.name, why)]), None)
+    job_settings.settle(deps, job)
+    found, used = job_settings.load(deps, job)
     if isinstance(found, list):
-        return _reject(deps, job, rejected(found))
+        return _reject(deps, job, rejected(found), used)
     options = _options(deps, found)
+    digest = Digest()
     with tempfile.TemporaryDirectory(prefix="batchdrop-") as tmp:
         work = WorkFiles(Path(tmp))
-        intake = _read(deps, job, work, options)
+        intake = _read(deps, job, work, options, digest)
         if intake is None:
             return _gone(deps, job)
         if not intake.ok:
-            return _reject(deps, job, intake)
-        _store(deps, job, work, intake)
+            return _reject(deps, job, intake, used)
+        key = digest.key(used, options.default_deployment)
+        earlier = duplicates.earlier_run(deps, key, job)
+        if earlier is not None and earlier.skip:
+            return _skip(deps, job, intake, earlier, used)
+        _store(deps, job, work, intake, used)
+    duplicates.remember(deps, key, job)
     parts = tuple(Part(p.index, p.deployment, p.url, p.count) for p in intake.parts)
     log.info("job %s: %d request(s) in %d part(s)", job.job_id, intake.total, len(parts))
+    warnings = [*intake.warnings, *([earlier.sent_again()] if earlier else [])]
     return deps.store.save(
         job.moved_to(
-            JobStatus.SUBMITTING, parts=parts, total=intake.total, warnings=tuple(intake.warnings)
+            JobStatus.SUBMITTING, parts=parts, total=intake.total, warnings=tuple(warnings)
         )
     )
 
@@ -78,18 +91,20 @@ def _options(deps: Deps, settings: folder_settings.FolderSettings) -> IntakeOpti
     )
 
 
-def _read(deps: Deps, job: Job, work: WorkFiles, options: IntakeOptions) -> Intake | None:
+def _read(
+    deps: Deps, job: Job, work: WorkFiles, options: IntakeOptions, digest: Digest
+) -> Intake | None:
     """Stream the blob version through intake into the work files; None if it is gone."""
     try:
         chunks = blobs.read_chunks(deps.blobs, job.container, job.name, job.etag)
-        return read_input(chunks, work, file_kind(job.name), options)
+        return read_input(digest.through(chunks), work, file_kind(job.name), options)
     except (ResourceModifiedError, ResourceNotFoundError):
         return None
     finally:
         work.close()
 
 
-def _store(deps: Deps, job: Job, work: WorkFiles, intake: Intake) -> None:
+def _store(deps: Deps, job: Job, work: WorkFiles, intake: Intake, used: Used | None) -> None:
     """Upload the parts, the request index (rebuilt from them as it goes) and job.json."""
     prefix = work_prefix(job.job_id)
     for path in work.part_files():
@@ -101,20 +116,7 @@ def _store(deps: Deps, job: Job, work: WorkFiles, intake: Intake) -> None:
         max_concurrency=2,
         content_settings=ContentSettings(content_type=blobs.CONTENT_TYPES[".jsonl"]),
     )
-    deps.work.upload_blob(prefix + JOB_META, job_meta(intake).to_json(), overwrite=True)
-
-
-def _read_settings(deps: Deps, job: Job, path: str) -> bytes | None:
-    """One candidate _job.json; past the size cap only its start (the parser says too big)."""
-    client = deps.blobs.get_blob_client(job.container, path)
-    try:
-        too_big = client.get_blob_properties().size > folder_settings.MAX_BYTES
-        length = folder_settings.MAX_BYTES + 1 if too_big else None  # a range fails on empty blobs
-        data = client.download_blob(offset=0 if too_big else None, length=length).readall()
-    except ResourceNotFoundError:
-        return None
-    log.info("job %s: job settings from %s", job.job_id, path)
-    return bytes(data)
+    deps.work.upload_blob(prefix + JOB_META, job_meta(intake, used).to_json(), overwrite=True)
 
 
 def _unsafe(name: str, why: str) -> Problem:
@@ -140,10 +142,11 @@ def _gone(deps: Deps, job: Job) -> Job:
     return deps.store.save(job.moved_to(JobStatus.FAILED, last_error=reason, cleaned=True))
 
 
-def _reject(deps: Deps, job: Job, intake: Intake) -> Job:
+def _reject(deps: Deps, job: Job, intake: Intake, used: Used | None) -> Job:
     log.info("job %s rejected: %d problem(s)", job.job_id, intake.problem_count)
     problems = [p.to_dict() for p in intake.problems]
-    rejection = Rejection(problems, intake.problem_count, intake.total, intake.warnings)
+    record = used.record() if used else None
+    rejection = Rejection(problems, intake.problem_count, intake.total, intake.warnings, record)
     if not publish_rejection(deps, job, rejection):
         return deps.store.save(job.moved_to(JobStatus.SUPERSEDED, last_error=NEWER_OWNS))
     first = intake.problems[0].message if intake.problems else ""
@@ -154,5 +157,25 @@ def _reject(deps: Deps, job: Job, intake: Intake) -> Job:
             cleaned=True,
             warnings=tuple(intake.warnings),
             last_error=f"{intake.problem_count} problem(s); first: {first}",
+        )
+    )
+
+
+def _skip(deps: Deps, job: Job, intake: Intake, earlier: Earlier, used: Used | None) -> Job:
+    """Identical content that recently completed: nothing is sent; the summary points at the
+    earlier results, and the job ends `skipped`."""
+    log.info("job %s: identical to job %s; not sent again", job.job_id, earlier.job_id)
+    message = earlier.skipped()
+    record = used.record() if used else None
+    skip = Skip(intake.total, [*intake.warnings, message], earlier.pointer(), record)
+    if not publish_skip(deps, job, skip):
+        return deps.store.save(job.moved_to(JobStatus.SUPERSEDED, last_error=NEWER_OWNS))
+    return deps.store.save(
+        job.moved_to(
+            JobStatus.SKIPPED,
+            total=intake.total,
+            cleaned=True,
+            warnings=tuple(skip.warnings),
+            last_error=message,
         )
     )

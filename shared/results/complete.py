@@ -53,8 +53,10 @@ class MergeRun:
     def execute(self) -> MergeFiles:
         attempts = self._load()
         index = self._download(WORK_INDEX)
-        spec = csv_spec(self._meta(), _first_request(index))
-        files = MergeFiles(self.folder, max_attempts_for(self.job, self.deps.settings), spec)
+        meta = self._meta()
+        spec = csv_spec(meta, _first_request(index))
+        max_attempts = max_attempts_for(self.job, self.deps.settings)
+        files = MergeFiles(self.folder, max_attempts, spec, meta)
         files.run(index, self.outcomes, {p.index: p for p in self.job.parts}, attempts)
         return files
 

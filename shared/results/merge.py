@@ -10,8 +10,11 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from shared.jobs.meta import JobMeta
 from shared.jobs.part import Part
+from shared.results.answers import finish_reason, structured_error
 from shared.results.outcomes import Outcomes
+from shared.results.part_lines import PartLines, part_errors
 from shared.results.results_csv import CsvSpec, CsvWriter
 from shared.results.retry import RETRY_FILE, Attempts, should_retry
 from shared.results.tally import Tally
@@ -25,9 +28,14 @@ def merged_results(
     outcomes: Outcomes,
     parts: dict[int, Part],
     attempts: Attempts,
+    lines: PartLines | None = None,
 ) -> Iterator[dict[str, Any]]:
     """One result per work-index record, in the index's (input) order: each request's latest
-    attempt, its answer or error, or why the service returned nothing for it."""
+    attempt, its answer or error, or why the service returned nothing for it. With `lines`,
+    the service's errors about a line of a part go to the request on that line."""
+    if lines is not None:
+        yield from _with_lines(records, outcomes, parts, attempts, lines)
+        return
     take, attempts_of = outcomes.take, attempts.of  # looked up once: once per request adds up
     for record in records:
         custom_id = record["custom_id"]
@@ -35,10 +43,33 @@ def merged_results(
         yield _result(record, take(custom_id, last), parts[last], tries)
 
 
+def _with_lines(
+    records: Iterable[dict[str, Any]],
+    outcomes: Outcomes,
+    parts: dict[int, Part],
+    attempts: Attempts,
+    lines: PartLines,
+) -> Iterator[dict[str, Any]]:
+    for record in records:
+        custom_id = record["custom_id"]
+        tries, last = attempts.of(custom_id, record["part"])
+        sent_in = [record["part"], *attempts.retried_in.get(custom_id, ())]
+        place = lines.count(record["line"], custom_id, sent_in)[last]
+        own = lines.own_error(last, place)
+        yield _result(record, outcomes.take(custom_id, last), parts[last], tries, own)
+
+
 def _result(
-    record: dict[str, Any], line: dict[str, Any] | None, part: Part, tries: int
+    record: dict[str, Any],
+    line: dict[str, Any] | None,
+    part: Part,
+    tries: int,
+    own: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    response, error = _answer(line) if line is not None else (None, missing_error(part))
+    response, error = _answer(line) if line is not None else (None, missing_error(part, own))
+    finish = finish_reason(response)
+    if error is None:  # a structured answer that does not parse is no success
+        error = structured_error(record["request"], response, finish)
     result = {
         "custom_id": record["custom_id"],
         "line": record["line"],
@@ -46,6 +77,7 @@ def _result(
         "request": record["request"],
         "response": response,
         "error": error,
+        "finish_reason": finish,
         "attempts": tries,
     }
     if "input" in record:
@@ -73,10 +105,11 @@ def _error(detail: Any, status: object) -> dict[str, Any]:
     return {"code": str(code), "message": str(message), "status_code": status}
 
 
-def missing_error(part: Part) -> dict[str, Any]:
-    """Why a request has no line in either file: the batch's fate says."""
+def missing_error(part: Part, own: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Why a request has no line in either file: the batch's fate says (and, when the service
+    refused the batch, its error about this very line, if it named one)."""
     if part.remote_status == "failed":
-        first = part.errors[0] if part.errors else {}
+        first = own or (part.errors[0] if part.errors else {})
         return {
             "code": first.get("code", "batch_failed"),
             "message": first.get("message", "The service rejected the batch."),
@@ -111,13 +144,20 @@ class MergeFiles:
     folder: Path
     max_attempts: int
     csv_spec: CsvSpec | None = None
+    meta: JobMeta = field(default_factory=JobMeta)
     tally: Tally = field(default_factory=Tally)
     retry_count: int = 0
     expired_left: bool = False
+    lines: PartLines | None = None
+
+    def part_errors(self, parts: Iterable[Part]) -> dict[int, list[dict[str, Any]]]:
+        """Each part's errors from the service, with input line numbers."""
+        return part_errors(parts, self.lines)
 
     def run(
         self, index: Path, outcomes: Outcomes, parts: dict[int, Part], attempts: Attempts
     ) -> None:
+        self.lines = PartLines.of(parts)
         csv = CsvWriter.open(self.folder / RESULTS_CSV, self.csv_spec)
         with (
             self._open(RESULTS) as results,
@@ -126,7 +166,7 @@ class MergeFiles:
         ):
             records = map(orjson.loads, _index_lines(index))
             write, tally = results.write, self.tally.add
-            for row in merged_results(records, outcomes, parts, attempts):
+            for row in merged_results(records, outcomes, parts, attempts, self.lines):
                 line = orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE)
                 write(line)
                 if self.csv_spec is not None:

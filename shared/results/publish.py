@@ -16,7 +16,8 @@ from shared.crash import crashpoint
 from shared.jobs.model import Job, JobStatus, outcome
 from shared.results.merge import MergeFiles
 from shared.results.outcomes import Outcomes
-from shared.results.summary import iso, summary, summary_bytes
+from shared.results.settings_check import newer_settings
+from shared.results.summary import iso, not_sent, summary, summary_bytes
 from shared.storage.blobs import upload_file
 from shared.storage.names import (
     ERRORS,
@@ -44,6 +45,17 @@ class Rejection:
     problem_count: int
     total: int
     warnings: list[str]
+    job_settings: dict[str, str] | None = None  # the _job.json read for it
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Identical content that recently completed: nothing sent, a pointer to its results."""
+
+    total: int
+    warnings: list[str]
+    duplicate_of: dict[str, Any]
+    job_settings: dict[str, str] | None = None
 
 
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
@@ -60,7 +72,13 @@ def version_of(job: Job) -> str:
     return f"{written}|{job.created_at.isoformat()}"
 
 
-def publish(deps: Deps, job: Job, files: dict[str, Path], summary_doc: dict[str, Any]) -> bool:
+def publish(
+    deps: Deps,
+    job: Job,
+    files: dict[str, Path],
+    summary_doc: dict[str, Any],
+    keep: frozenset[str] = frozenset(),
+) -> bool:
     """Write the outputs into the job's folder: summary.json goes first (so readers see the
     folder is being rewritten) and comes back last (its presence means the rest is complete);
     output files this job does not produce are removed, so the folder holds one job's files.
@@ -75,7 +93,7 @@ def publish(deps: Deps, job: Job, files: dict[str, Path], summary_doc: dict[str,
         _delete(deps, f"{prefix}/{SUMMARY}")
         for name, path in files.items():
             upload_file(deps.output, f"{prefix}/{name}", path)
-        for name in set(OUTPUT_FILES) - set(files) - {SUMMARY}:
+        for name in set(OUTPUT_FILES) - set(files) - {SUMMARY} - keep:
             _delete(deps, f"{prefix}/{name}")
         with tempfile.TemporaryDirectory(prefix="batchdrop-") as tmp:
             summary_path = Path(tmp) / SUMMARY
@@ -106,9 +124,10 @@ def publish_rejection(deps: Deps, job: Job, rejection: Rejection) -> bool:
     doc = summary(
         job,
         "rejected",
-        {"total": rejection.total, "succeeded": 0, "failed": 0},
+        not_sent(rejection.total, rejection.problem_count),
         warnings=rejection.warnings,
         errors=errors,
+        job_settings=rejection.job_settings,
     )
     with tempfile.TemporaryDirectory(prefix="batchdrop-") as tmp:
         path = Path(tmp) / ERRORS
@@ -123,18 +142,41 @@ def publish_failure(deps: Deps, job: Job, reason: str) -> bool:
     return publish(deps, job, {}, summary(job, "failed", counts, errors=[error]))
 
 
+def publish_skip(deps: Deps, job: Job, skip: Skip) -> bool:
+    """summary.json only. In the earlier job's own folder (the same name uploaded again) its
+    results stay, since they are this content's results; anywhere else the folder is cleared
+    of older files, and the summary points at the results."""
+    doc = summary(
+        job,
+        "skipped",
+        not_sent(skip.total),
+        warnings=skip.warnings,
+        duplicate_of=skip.duplicate_of,
+        job_settings=skip.job_settings,
+    )
+    same_folder = (
+        str(skip.duplicate_of.get("output", "")).rstrip("/").endswith("/" + output_prefix(job.name))
+    )
+    return publish(deps, job, {}, doc, keep=frozenset(OUTPUT_FILES) if same_folder else frozenset())
+
+
 def publish_outcome(deps: Deps, job: Job, run: MergeFiles, outcomes: Outcomes) -> Job:
     """Write the outputs of a finished merge and move the job to its final state."""
     status = outcome(job, run.expired_left)
     tally = run.tally
     counts = {"total": tally.total, "succeeded": tally.succeeded, "failed": tally.failed}
+    part_errors = run.part_errors(job.parts)
     doc = summary(
         job,
         status.value,
         counts,
         usage=tally.usage,
         completed_at=_ended(job),
-        errors=_errors(job, outcomes),
+        errors=_errors(job, outcomes, part_errors),
+        part_errors=part_errors,
+        finish_reasons=tally.finish_reasons,
+        job_settings=run.meta.job_settings,
+        warnings=[*tally.warnings, *newer_settings(deps, job, run.meta)],
     )
     names = (RESULTS, ERRORS, RESULTS_CSV)
     files = {name: run.folder / name for name in names if (run.folder / name).exists()}
@@ -156,9 +198,12 @@ def _ended(job: Job) -> str | None:
     return iso(max(ends)) if ends else None
 
 
-def _errors(job: Job, outcomes: Outcomes) -> list[dict[str, Any]]:
-    """Batch-level reasons and anything odd in the service's files: reported, never merged."""
-    errors = [dict(e, batch=p.batch_id) for p in job.parts for e in p.errors]
+def _errors(
+    job: Job, outcomes: Outcomes, part_errors: dict[int, list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Batch-level reasons (lines mapped to the input's) and anything odd in the service's
+    files: reported, never merged."""
+    errors = [dict(e, batch=p.batch_id) for p in job.parts for e in part_errors[p.index]]
     errors += [{"code": "output_anomaly", "message": m} for m in outcomes.anomalies]
     errors += [
         {

@@ -1,8 +1,12 @@
-"""results.csv for prompt files and structured outputs: one row per request. Pure."""
+"""results.csv for prompt files and structured outputs: one row per request, in the input
+CSV's own delimiter. Its column names never collide: batchdrop's own names (`OWN`) are only
+batchdrop's; an input column that has one is written `input.<name>`, a schema field that has one
+(or an input column's) `answer.<name>`. Pure."""
 
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,17 +14,45 @@ from typing import Any
 import orjson
 
 from shared.jobs.meta import JobMeta
+from shared.results.answers import answer_text
+
+__all__ = ["OWN", "CsvSpec", "CsvWriter", "answer_text", "csv_spec", "row_for", "schema_fields"]
+
+LEFT = ("custom_id", "line", "status")
+ANSWER, RAW = "answer", "raw_answer"
+RIGHT = ("error", "finish_reason")
+OWN = frozenset({*LEFT, ANSWER, *RIGHT, RAW})
+INPUT_PREFIX, FIELD_PREFIX = "input.", "answer."
 
 
 @dataclass(frozen=True)
 class CsvSpec:
     input_columns: tuple[str, ...]
     fields: tuple[str, ...] | None  # schema fields of a structured answer; None: answer text
+    delimiter: str = ","
 
     @property
     def header(self) -> list[str]:
-        answer = list(self.fields) if self.fields is not None else ["answer"]
-        return ["custom_id", "line", "status", *self.input_columns, *answer, "error"]
+        """custom_id, line, status, the inputs, the answer (text, or one column per schema
+        field), error, finish_reason and, for structured answers, raw_answer (the text of an
+        answer that did not parse)."""
+        taken = set(OWN)
+        inputs = _renamed(self.input_columns, INPUT_PREFIX, taken)
+        if self.fields is None:
+            return [*LEFT, *inputs, ANSWER, *RIGHT]
+        fields = _renamed(self.fields, FIELD_PREFIX, taken)
+        return [*LEFT, *inputs, *fields, *RIGHT, RAW]
+
+
+def _renamed(names: Iterable[str], prefix: str, taken: set[str]) -> list[str]:
+    """Each name, prefixed (again) until no earlier column has it."""
+    out = []
+    for name in names:
+        while name in taken:
+            name = prefix + name
+        taken.add(name)
+        out.append(name)
+    return out
 
 
 def schema_fields(schema: Any) -> tuple[str, ...] | None:
@@ -38,7 +70,7 @@ def csv_spec(meta: JobMeta, first_request: dict[str, Any] | None) -> CsvSpec | N
         fields = schema_fields(request_schema(first_request))
     if meta.format == "native" and fields is None:
         return None
-    return CsvSpec(meta.input_columns, fields)
+    return CsvSpec(meta.input_columns, fields, meta.delimiter)
 
 
 def request_schema(body: dict[str, Any]) -> Any:
@@ -47,23 +79,6 @@ def request_schema(body: dict[str, Any]) -> Any:
     if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
         return None
     return fmt.get("json_schema", fmt)
-
-
-def answer_text(response: Any) -> str | None:
-    """The assistant's text from a chat completion or a Responses API body."""
-    if not isinstance(response, dict):
-        return None
-    choices = response.get("choices")
-    if isinstance(choices, list) and choices:
-        return (choices[0].get("message") or {}).get("content")
-    texts = [
-        c.get("text", "")
-        for item in response.get("output") or []
-        if isinstance(item, dict) and item.get("type") == "message"
-        for c in item.get("content") or []
-        if isinstance(c, dict) and c.get("type") == "output_text"
-    ]
-    return "".join(texts) if texts else None
 
 
 def _cell(value: Any) -> str:
@@ -76,16 +91,20 @@ def _cell(value: Any) -> str:
 
 def row_for(result: dict[str, Any], spec: CsvSpec) -> list[str]:
     inputs = result.get("input") or {}
-    text = answer_text(result.get("response")) if result["status"] == "succeeded" else None
+    text = answer_text(result.get("response"))
+    ok = result["status"] == "succeeded"
     if spec.fields is None:
-        answer = [_cell(text)]
+        answer = [_cell(text if ok else None)]
     else:
-        parsed = _parse_object(text)
+        parsed = _parse_object(text if ok else None)
         answer = [_cell(parsed.get(f)) for f in spec.fields]
     error = result.get("error") or {}
     message = f"{error.get('code')}: {error.get('message')}" if error else ""
     base = [result["custom_id"], str(result["line"]), result["status"]]
-    return [*base, *(_cell(inputs.get(c)) for c in spec.input_columns), *answer, message]
+    tail = [message, _cell(result.get("finish_reason"))]
+    if spec.fields is not None:
+        tail.append(_cell(None if ok else text))  # the raw text of an answer that did not parse
+    return [*base, *(_cell(inputs.get(c)) for c in spec.input_columns), *answer, *tail]
 
 
 def _parse_object(text: str | None) -> dict[str, Any]:
@@ -99,13 +118,16 @@ def _parse_object(text: str | None) -> dict[str, Any]:
 class CsvWriter:
     """Writes rows as they come; does nothing when the job has no CSV.
 
-    UTF-8 with a byte-order mark, so that spreadsheet programs show non-ASCII text correctly.
+    UTF-8 with a byte-order mark, so that spreadsheet programs show non-ASCII text correctly,
+    separated like the input CSV, so that a spreadsheet set for semicolons opens it in columns.
     """
 
     def __init__(self, path: Path | None, spec: CsvSpec | None) -> None:
         self.spec = spec
         self.stream = path.open("w", newline="", encoding="utf-8-sig") if path and spec else None
-        self.writer = csv.writer(self.stream) if self.stream else None
+        self.writer = (
+            csv.writer(self.stream, delimiter=spec.delimiter) if self.stream and spec else None
+        )
         if self.writer and spec:
             self.writer.writerow(spec.header)
 

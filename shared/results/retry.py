@@ -36,9 +36,9 @@ RETRY_CODES = frozenset(
 
 
 def max_attempts_for(job: Job, settings: Settings) -> int:
-    """Tries per request for this job: a cancelled job sends nothing again."""
+    """Tries per request for this job: a stopped or cancelled job sends nothing again."""
     cancelled = any(p.remote_status == "cancelled" for p in job.parts)
-    return 1 if cancelled else settings.max_attempts
+    return 1 if cancelled or job.stop is not None else settings.max_attempts
 
 
 def should_retry(result: dict[str, Any], max_attempts: int) -> bool:

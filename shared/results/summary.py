@@ -11,25 +11,55 @@ from shared.jobs.model import Job
 from shared.jobs.part import Part
 
 JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def summary(job: Job, status: str, counts: dict[str, int], **extra: Any) -> dict[str, Any]:
-    """summary.json: built from stored facts only, so writing it twice gives the same bytes."""
+    """summary.json: built from stored facts only, so writing it twice gives the same bytes.
+    Times are UTC to the second, written `2026-01-31T12:00:00Z`; ETags without quotes."""
+    part_errors = extra.get("part_errors") or {}
     return {
         "job_id": job.job_id,
         "status": status,
-        "input": {"container": job.container, "name": job.name, "etag": job.etag},
+        "input": {"container": job.container, "name": job.name, "etag": etag(job.etag)},
         "counts": counts,
-        "batches": [_batch(p) for p in job.parts],
+        "batches": [_batch(p, part_errors.get(p.index)) for p in job.parts],
         "usage": extra.get(
             "usage", {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
         ),
-        "created_at": job.created_at.isoformat(),
+        "finish_reasons": dict(extra.get("finish_reasons") or {}),
+        "job_settings": _settings(extra.get("job_settings")),
+        "duplicate_of": extra.get("duplicate_of"),
+        "created_at": stamp(job.created_at),
         "completed_at": extra.get("completed_at"),
         "timings": _timings(job, extra.get("completed_at")),
         "warnings": list(job.warnings) + list(extra.get("warnings", [])),
         "errors": list(extra.get("errors", [])),
     }
+
+
+def not_sent(total: int, problems: int | None = None) -> dict[str, int]:
+    """The counts of a file nothing of which was sent (rejected, or skipped as a duplicate):
+    total = succeeded + failed + not_sent, as for every job."""
+    counts = {"total": total, "succeeded": 0, "failed": 0, "not_sent": total}
+    if problems is not None:
+        counts["problems"] = problems
+    return counts
+
+
+def etag(value: str) -> str:
+    """An ETag as the portal shows it: the SDK quotes it, listings and events do not."""
+    return value.strip('"')
+
+
+def stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+def _settings(used: Any) -> dict[str, str] | None:
+    if not isinstance(used, dict):
+        return None
+    return {"name": str(used.get("name")), "etag": etag(str(used.get("etag") or ""))}
 
 
 def _timings(job: Job, completed_at: str | None) -> dict[str, Any]:
@@ -41,7 +71,7 @@ def _timings(job: Job, completed_at: str | None) -> dict[str, Any]:
     return {"total_seconds": max(int(total.total_seconds()), 0), "retry_rounds": max(rounds - 1, 0)}
 
 
-def _batch(part: Part) -> dict[str, Any]:
+def _batch(part: Part, errors: list[dict[str, Any]] | None) -> dict[str, Any]:
     return {
         "part": part.index,
         "round": part.round,
@@ -52,12 +82,12 @@ def _batch(part: Part) -> dict[str, Any]:
         "requests": part.count,
         "completed": part.completed,
         "failed": part.failed,
-        "errors": list(part.errors),
+        "errors": list(part.errors) if errors is None else errors,
     }
 
 
 def iso(epoch: int | None) -> str | None:
-    return datetime.fromtimestamp(epoch, UTC).isoformat() if epoch else None
+    return stamp(datetime.fromtimestamp(epoch, UTC)) if epoch else None
 
 
 def summary_bytes(doc: dict[str, Any]) -> bytes:

@@ -24,8 +24,16 @@ JOB_META = "job.json"
 PART_FILE = "part-{index:04d}.jsonl"
 COLLECTED_FILE = "{kind}-{index:04d}.jsonl"  # kind: out | err
 
+# ... and, once completion looked, whether newer job settings arrived (so a rerun says the same).
+SETTINGS_CHECK = "settings-check.json"
+
 # In the work container: where the input sweep got to (it never collides with a job id).
 SWEEP_STATE = "_sweep/state.json"
+# In the work container: per input content (its hash), the last job that ran it.
+CONTENT_MARKER = "_content/{digest}.json"
+
+# Folder settings: the nearest of these, from the input's folder up to the container root.
+JOB_SETTINGS = "_job.json"
 
 # The name an upload gets at the service: a retry after a lost answer finds it by this name.
 UPLOAD_NAME = "batchdrop-{job_id}-{index:04d}-{attempt}.jsonl"
@@ -114,3 +122,13 @@ def collected_file(kind: str, index: int) -> str:
 
 def upload_name(job_id: str, index: int, attempt: int) -> str:
     return UPLOAD_NAME.format(job_id=job_id, index=index, attempt=attempt)
+
+
+def settings_candidates(name: str) -> list[str]:
+    """Where the `_job.json` of input `name` may be, nearest folder first, up to the root."""
+    folders = name.split("/")[:-1]
+    return ["/".join([*folders[:depth], JOB_SETTINGS]) for depth in range(len(folders), -1, -1)]
+
+
+def content_marker(digest: str) -> str:
+    return CONTENT_MARKER.format(digest=digest)

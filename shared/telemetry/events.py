@@ -27,7 +27,9 @@ UPLOAD_TO_RESULTS = "batchdrop.jobs.upload_to_results"
 
 # The job's final states, as strings: this module may not import the job model at run time
 # (the store imports it). tests/unit/test_telemetry_events.py keeps it equal to TERMINAL.
-FINISHED = frozenset({"rejected", "completed", "failed", "cancelled", "expired", "superseded"})
+FINISHED = frozenset(
+    {"rejected", "completed", "failed", "cancelled", "expired", "superseded", "skipped"}
+)
 MAX_TEXT = 1000  # characters of a name or error; Application Insights keeps 8,192 per property
 MAX_PARTS = 20  # batches listed in `parts`; `batches` still counts them all
 

@@ -203,6 +203,8 @@ def test_structured_output_gets_a_results_csv_with_one_column_per_field(app_env,
     assert summary["status"] == "completed"
     text = output(deps, "structured/results.csv").decode("utf-8-sig")
     table = list(csv.reader(io.StringIO(text)))
-    assert table[0] == ["custom_id", "line", "status", "name", "year", "error"]
+    assert table[0] == [
+        "custom_id", "line", "status", "name", "year", "error", "finish_reason", "raw_answer"
+    ]  # fmt: skip
     assert [r[0] for r in table[1:]] == ["s0", "s1", "s2"]
     assert all(r[2] == "succeeded" and r[3] and r[4].lstrip("-").isdigit() for r in table[1:])

@@ -43,6 +43,8 @@ def test_native_file_work_files_and_meta(app_env):
         "input_columns": [],
         "endpoint": "chat",
         "json_schema": None,
+        "delimiter": ",",
+        "job_settings": None,
     }
     index = read_jsonl(work_file(deps, job, WORK_INDEX))
     assert [(r["line"], r["custom_id"], r["part"]) for r in index] == [
@@ -63,11 +65,14 @@ def test_csv_with_folder_settings_meta_has_columns_and_schema(app_env):
     )
     job = prepared(deps, "team/sub/cities.csv", b"city,country\nParis,FR\nRome,IT\n")
     assert job.status == JobStatus.SUBMITTING
-    assert orjson.loads(work_file(deps, job, JOB_META)) == {
+    meta = orjson.loads(work_file(deps, job, JOB_META))
+    assert meta.pop("job_settings")["name"] == "team/_job.json"
+    assert meta == {
         "format": "csv",
         "input_columns": ["city", "country"],
         "endpoint": "chat",
         "json_schema": SCHEMA,
+        "delimiter": ",",
     }
     [first, _] = read_jsonl(work_file(deps, job, WORK_INDEX))
     assert first["input"] == {"city": "Paris", "country": "FR"}
@@ -80,11 +85,13 @@ def test_prompt_file_meta_for_the_responses_endpoint(app_env):
     upload(deps, "r/_job.json", orjson.dumps({"endpoint": "responses"}))
     job = prepared(deps, "r/q.jsonl", jsonl([{"prompt": "x", "tag": "t"}]))
     meta = orjson.loads(work_file(deps, job, JOB_META))
+    assert meta.pop("job_settings")["name"] == "r/_job.json"
     assert meta == {
         "format": "prompt",
         "input_columns": ["prompt", "tag"],
         "endpoint": "responses",
         "json_schema": None,
+        "delimiter": ",",
     }
 
 

@@ -28,7 +28,9 @@ def test_spec_for_native_only_with_structured_output():
     assert csv_spec(JobMeta(), responses) == CsvSpec((), ("city", "pop"))
     prompt = csv_spec(JobMeta(format="prompt", input_columns=("topic",)), {"messages": []})
     assert prompt == CsvSpec(("topic",), None)
-    assert prompt.header == ["custom_id", "line", "status", "topic", "answer", "error"]
+    assert prompt.header == [
+        "custom_id", "line", "status", "topic", "answer", "error", "finish_reason"
+    ]  # fmt: skip
 
 
 def test_answer_text_from_chat_and_responses_bodies():
@@ -66,8 +68,8 @@ def test_rows_carry_inputs_fields_and_errors():
         "response": None,
         "error": {"code": "http_400", "message": "no"},
     }
-    assert row_for(ok, spec) == ["a", "1", "succeeded", "t", "Oslo", "7", ""]
-    assert row_for(bad, spec) == ["b", "2", "failed", "u", "", "", "http_400: no"]
+    assert row_for(ok, spec) == ["a", "1", "succeeded", "t", "Oslo", "7", "", "", ""]
+    assert row_for(bad, spec) == ["b", "2", "failed", "u", "", "", "http_400: no", "", ""]
 
 
 def test_writer_writes_a_bom_header_and_rows(tmp_path):
@@ -86,8 +88,8 @@ def test_writer_writes_a_bom_header_and_rows(tmp_path):
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     assert rows == [
-        ["custom_id", "line", "status", "answer", "error"],
-        ["a", "1", "succeeded", 'x, "y"\nz', ""],
+        ["custom_id", "line", "status", "answer", "error", "finish_reason"],
+        ["a", "1", "succeeded", 'x, "y"\nz', "", ""],
     ]
     none = CsvWriter.open(tmp_path / "none.csv", None)
     none.write({})
