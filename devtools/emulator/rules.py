@@ -125,9 +125,10 @@ class Rule:
     deployment: str | None = None
     filename: re.Pattern[str] | None = None
     metadata: dict[str, re.Pattern[str]] = field(default_factory=dict)
+    applied: int = 0  # how often it took effect: a chaos run reports its faults by kind
 
     def describe(self) -> dict[str, Any]:
-        return {**self.raw, "remaining": self.times}
+        return {**self.raw, "remaining": self.times, "applied": self.applied}
 
     def scoped(self) -> bool:
         return self.deployment is not None or self.filename is not None or bool(self.metadata)
@@ -248,6 +249,7 @@ class Faults:
                 if live and rule.draw():
                     if rule.times is not None:
                         rule.times -= 1
+                    rule.applied += 1
                     return rule.params
         return None
 
