@@ -22,9 +22,15 @@ log = logging.getLogger(__name__)
 def stop_parts(deps: Deps, job: Job) -> Job:
     """Every part not yet ended: find what an interrupted call made, cancel or drop it."""
     for part in job.parts:
-        if not part.done and not part.cancel_sent:
+        if not part.done and not _cancelling(part):
             job = _stop(deps, job, _found(deps, job, part))
     return job
+
+
+def _cancelling(part: Part) -> bool:
+    """Its batch was asked to cancel and is tracked to its end. A part whose batch the service
+    refused for quota after the cancel went out has no batch any more: it is closed too."""
+    return part.cancel_sent and part.batch_id is not None
 
 
 def _found(deps: Deps, job: Job, part: Part) -> Part:
