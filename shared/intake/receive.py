@@ -6,9 +6,11 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from azure.core.exceptions import ResourceNotFoundError
+
 from shared.config import Settings, SettingsError
 from shared.jobs.model import Job, StopReason
-from shared.storage.names import is_ignored
+from shared.storage.names import is_ignored, unsafe_name
 
 if TYPE_CHECKING:
     from shared.deps import Deps
@@ -54,15 +56,42 @@ def record_job(
 def supersede_older(deps: Deps, job: Job) -> None:
     """Every other recorded version of the job's input that is older gets a stop request; if
     a newer one was recorded first (events out of order), this job is the one to stop."""
-    mine = (job.blob_modified or EPOCH, job.created_at)
-    for other_id, other_modified in deps.store.versions(job.container, job.name):
+    current = _current_etag(deps, job)
+    for other_id, _ in deps.store.versions(job.container, job.name):
         other = deps.store.get(other_id) if other_id != job.job_id else None
         if other is None or not other.is_open:
             continue
-        if (other_modified or EPOCH, other.created_at) < mine:
+        if newer(job, other, current):
             _stop(deps, other.job_id, job)
         else:
             _stop(deps, job.job_id, other)
+
+
+def newer(job: Job, other: Job, current: str | None) -> bool:
+    """Whether `job` is a newer version of the input than `other`. The version in storage now
+    is the newest: blob times have a one-second resolution, and an event that stalled can
+    record an older version after a newer one written the same second. Only when neither is
+    current (both replaced, or the blob deleted) do the write time, then the record time, decide."""
+    for candidate, verdict in ((job, True), (other, False)):
+        if current is not None and _same(candidate.etag, current):
+            return verdict
+    mine = (job.blob_modified or EPOCH, job.created_at)
+    return mine > (other.blob_modified or EPOCH, other.created_at)
+
+
+def _current_etag(deps: Deps, job: Job) -> str | None:
+    """The ETag of the input's version in storage now; None when it is gone or cannot be
+    read by name (the time order decides then)."""
+    if unsafe_name(job.name) is not None:
+        return None
+    try:
+        return str(deps.blobs.get_blob_client(job.container, job.name).get_blob_properties().etag)
+    except ResourceNotFoundError:
+        return None
+
+
+def _same(etag: str, other: str) -> bool:
+    return etag.strip('"') == other.strip('"')
 
 
 def _stop(deps: Deps, older: str, newer: Job) -> None:

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import orjson
+
 from shared.batches.service import RemoteBatch
+from shared.intake.receive import record_job
 from shared.jobs.model import Job, JobStatus, Part, StopReason
 from shared.lifecycle.advance import advance
+from shared.upload import receive_blob
 from tests.fakes import FakeService, make_deps
+from tests.unit.lifecycle_kit import INPUT, World
 
 URL = "/v1/chat/completions"
 QUOTA = ({"code": "token_limit_exceeded", "message": "Enqueued token limit reached."},)
@@ -32,3 +37,25 @@ def test_a_stopped_job_whose_batch_the_service_refused_for_quota_still_ends():
         job = advance(deps, deps.store.get(job.job_id))
     assert job.status == JobStatus.SUPERSEDED and job.cleaned
     assert ("cancel_batch", "b0") in api.calls and "f0" in api.deleted
+
+
+def test_a_late_event_for_an_older_version_of_the_same_second_does_not_stop_the_newer():
+    """Blob times have a one-second resolution. An event that read version 1, then stalled
+    while version 2 (written the same second) was uploaded and recorded, records version 1
+    last: the newest is the version in storage now, not the one recorded last."""
+    world = World.new()
+    deps, inputs = world.workers[0], world.blobs.inputs
+    inputs.upload_blob("a.jsonl", native("v1"))
+    first = inputs.properties("a.jsonl")
+    inputs.upload_blob("a.jsonl", native("v2"))
+    newer = receive_blob(deps, INPUT, "a.jsonl")
+    older = record_job(deps, INPUT, "a.jsonl", first.etag, first.last_modified)
+    assert newer is not None and older is not None
+    assert deps.store.get(newer.job_id).stop is None
+    assert deps.store.get(older.job_id).stop.reason == StopReason.SUPERSEDED
+
+
+def native(tag: str) -> bytes:
+    body = {"model": "dep", "messages": [{"role": "user", "content": "hi"}]}
+    line = {"custom_id": tag, "method": "POST", "url": URL, "body": body}
+    return orjson.dumps(line) + b"\n"
