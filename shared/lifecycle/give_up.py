@@ -6,9 +6,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+import orjson
+from azure.core.exceptions import ResourceNotFoundError
+
 from shared.batches.stop import stop_parts
-from shared.jobs.model import ALERT, Job, JobStatus
+from shared.jobs.model import ALERT, ALLOWED, Job, JobStatus
 from shared.results.publish import publish_failure
+from shared.storage.names import SUMMARY, output_prefix
 
 if TYPE_CHECKING:
     from shared.deps import Deps
@@ -18,6 +22,9 @@ log = logging.getLogger(__name__)
 
 def give_up(deps: Deps, job: Job) -> Job:
     """FAILED after BATCH_MAX_STEP_FAILURES unexpected failures of one step in a row."""
+    published = published_outcome(deps, job)
+    if published is not None:
+        return published
     reason = (
         f"Gave up after {job.step_failures} failed attempts in state {job.status.value}: "
         f"{job.last_error or 'no error recorded'} The input is kept; fix the cause (see the "
@@ -31,6 +38,9 @@ def give_up(deps: Deps, job: Job) -> Job:
 
 def supersede(deps: Deps, job: Job) -> Job:
     """SUPERSEDED: a newer version of the input replaced this one; it writes no outputs."""
+    published = published_outcome(deps, job)
+    if published is not None:
+        return published
     detail = job.stop.detail if job.stop else "A newer upload of the same name replaced it."
     log.info("job %s superseded: %s", job.job_id, detail)
     return deps.store.save(job.moved_to(JobStatus.SUPERSEDED, last_error=detail))
@@ -43,3 +53,24 @@ def _stop_quietly(deps: Deps, job: Job) -> Job:
     except Exception:  # noqa: BLE001 - best effort: the job ends anyway
         log.exception("job %s: could not cancel its batches while giving up", job.job_id)
         return job
+
+
+def published_outcome(deps: Deps, job: Job) -> Job | None:
+    """A job whose summary.json is in its folder has ended: summary.json is written last, so
+    it is the commit point, and a worker that died after writing it left only the final save
+    undone. Finish that save with the outcome the summary states; None when the folder holds
+    no summary of this job (or another job's)."""
+    try:
+        data = deps.output.download_blob(f"{output_prefix(job.name)}/{SUMMARY}").readall()
+        doc = orjson.loads(data)
+    except (ResourceNotFoundError, orjson.JSONDecodeError):
+        return None
+    if not isinstance(doc, dict) or doc.get("job_id") != job.job_id:
+        return None
+    status = next((s for s in ALLOWED.get(job.status, ()) if s.value == doc.get("status")), None)
+    if status is None:
+        return None
+    counts = doc.get("counts") or {}
+    log.info("job %s had published its outputs (%s); that outcome stands", job.job_id, status)
+    done = {"succeeded": counts.get("succeeded", 0), "failed": counts.get("failed", 0)}
+    return deps.store.save(job.moved_to(status, **done))

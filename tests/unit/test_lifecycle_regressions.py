@@ -6,8 +6,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import orjson
+import pytest
 
+from shared import crash
 from shared.batches.service import RemoteBatch
+from shared.completion import complete_job
 from shared.intake.receive import record_job
 from shared.jobs.model import Job, JobStatus, Part, StopReason
 from shared.lifecycle.advance import advance
@@ -59,3 +62,30 @@ def native(tag: str) -> bytes:
     body = {"model": "dep", "messages": [{"role": "user", "content": "hi"}]}
     line = {"custom_id": tag, "method": "POST", "url": URL, "body": body}
     return orjson.dumps(line) + b"\n"
+
+
+def test_a_job_that_published_before_it_crashed_keeps_its_outcome_when_superseded():
+    """summary.json is completion's commit point. A completion that wrote the outputs and
+    died before saving the final state, then a newer upload: the rerun must not end the job
+    `superseded` (a superseded job writes no outputs) while its summary says `completed`."""
+    world = World.new()
+    deps, inputs = world.workers[0], world.blobs.inputs
+    inputs.upload_blob("a.jsonl", native("v1"))
+    job = receive_blob(deps, INPUT, "a.jsonl")
+    world.sim.finish_all()
+    advance(deps, deps.store.get(job.job_id))
+    [message] = world.queue.sent
+    crash.ARMED.add("after_outputs_written")
+    try:
+        with pytest.raises(crash.Crash):
+            complete_job(deps, job.job_id)
+    finally:
+        crash.ARMED.clear()
+    inputs.tick(1)
+    inputs.upload_blob("a.jsonl", native("v2"))
+    assert receive_blob(world.workers[1], INPUT, "a.jsonl") is not None
+    world.table.lapse_leases()
+    done = complete_job(deps, orjson.loads(message)["job_id"])
+    summary = orjson.loads(world.blobs.get_container_client("out").blobs["a/summary.json"])
+    assert (summary["job_id"], summary["status"]) == (job.job_id, "completed")
+    assert done.status == JobStatus.COMPLETED and done.cleaned
