@@ -14,9 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
 
 from shared import crash
 from shared.completion import complete_job
@@ -27,6 +33,7 @@ from shared.intake.sweep import sweep_inputs
 from shared.jobs.model import Job, JobStatus, StopReason, job_id_for
 from shared.lifecycle.advance import advance
 from shared.storage.names import RESULTS, SUMMARY, output_prefix
+from shared.storage.ownership import MARKER
 from shared.upload import receive_blob
 from tests.unit.lifecycle_kit import INPUT, ServiceView, World
 
@@ -85,6 +92,12 @@ class Lifecycle(RuleBasedStateMachine):
         self.events: list[str] = []
         self.messages: list[str] = []
         self.tags = 0
+
+    @initialize(size=st.integers(1, 4), mixed=st.booleans())
+    def first_upload(self, size: int, mixed: bool) -> None:
+        """Every run starts with a job under way, so that most steps have something to do."""
+        self.upload("a.jsonl", size, mixed, bad=False, later=True)
+        self.blob_event(worker=0, index=0, again=False)
 
     # ----- the world changes -------------------------------------------------------------
 
@@ -208,6 +221,12 @@ class Lifecycle(RuleBasedStateMachine):
         except (Exception, crash.Crash):  # noqa: BLE001 - the queue delivers it again
             self.messages.append(message)
 
+    @precondition(lambda self: self.messages)
+    @rule(index=st.integers(0, 50))
+    def message_again(self, index: int) -> None:
+        """Queues deliver at least once: the same completion message twice."""
+        self.messages.append(self.messages[index % len(self.messages)])
+
     @rule(point=st.sampled_from(POINTS), worker=st.integers(0, 1))
     def crash_at(self, point: str, worker: int) -> None:
         crash.ARMED.add(point)
@@ -281,7 +300,11 @@ class Lifecycle(RuleBasedStateMachine):
         self._settle()
         jobs = self._jobs()
         assert [j for j in jobs if not (j.is_terminal and j.cleaned)] == []
+        for status in sorted({j.status.value for j in jobs}):
+            event(f"a job ended {status}")  # --hypothesis-show-statistics: what the runs reached
+        event(f"batches at the service: {min(len(self.world.sim.batches), 5)}+")
         self._newest_versions_own_their_folders()
+        self._folders_hold_one_job_each()
         assert [b.id for b in self.world.sim.batches.values() if b.live] == []
         assert list(self.world.sim.files) == []
 
@@ -302,6 +325,24 @@ class Lifecycle(RuleBasedStateMachine):
                     break
             if all(j.is_terminal and j.cleaned for j in self._jobs()) and not self.messages:
                 return
+
+    def _folders_hold_one_job_each(self) -> None:
+        """Every folder with files has the summary of a job for that folder's input, and
+        results (when there are any) of that very upload."""
+        uploads = {job_id_for(INPUT, u.name, u.etag): u for u in self.uploads}
+        folders: dict[str, dict[str, bytes]] = {}
+        for name, data in self.world.blobs.get_container_client("out").blobs.items():
+            folder, _, file = name.rpartition("/")
+            folders.setdefault(folder, {})[file] = data
+        for folder, files in folders.items():
+            if set(files) <= {MARKER}:
+                continue
+            summary = orjson.loads(files[SUMMARY])
+            upload = uploads[summary["job_id"]]
+            assert output_prefix(upload.name) == folder
+            if RESULTS in files and summary["status"] not in ("skipped", "rejected"):
+                ids = [orjson.loads(x)["custom_id"] for x in files[RESULTS].splitlines()]
+                assert ids == list(upload.ids), (folder, summary["status"])
 
     def _newest_versions_own_their_folders(self) -> None:
         output = self.world.blobs.get_container_client("out")

@@ -188,7 +188,9 @@ def _duplicate(rng: random.Random, first: Action, number: int) -> list[Action]:
     assert first.version is not None
     folder, rest = first.name.split("/", 1)
     copy = replace(first.version, name=f"{folder}/copy{number}-{rest}")
-    return [Action(first.at + rng.uniform(0.5, 12), "upload", copy.name, copy)]
+    # Early copies run again (the first is still running); late ones find it completed.
+    delay = rng.uniform(0.5, 4) if number % 2 else rng.uniform(12, 18)
+    return [Action(first.at + delay, "upload", copy.name, copy)]
 
 
 def _overwrite(rng: random.Random, first: Action, number: int) -> list[Action]:
