@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from azure.core import MatchConditions
+from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
 
 CONTENT_TYPES = {
@@ -55,9 +56,16 @@ def upload_file(container: ContainerClient, name: str, path: Path) -> None:
 
 
 def delete_prefix(container: ContainerClient, prefix: str) -> int:
-    names = [b.name for b in container.list_blobs(name_starts_with=prefix)]
+    """Delete every blob under `prefix`; a container or blob already gone is nothing to do."""
+    try:
+        names = [b.name for b in container.list_blobs(name_starts_with=prefix)]
+    except ResourceNotFoundError:
+        return 0
     for name in names:
-        container.delete_blob(name, delete_snapshots="include")
+        try:
+            container.delete_blob(name, delete_snapshots="include")
+        except ResourceNotFoundError:
+            pass
     return len(names)
 
 
