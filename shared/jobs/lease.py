@@ -134,11 +134,25 @@ def release_quietly(store: JobStore, job: Job, failure: str | None = None) -> No
     if failure is not None:
         # A finished job keeps the reason it finished with; the count still bounds retries.
         error = current.last_error if current.is_terminal else failure
-        current = current.changed(step_failures=current.step_failures + 1, last_error=error)
+        count = 1 if progressed(job, current) else current.step_failures + 1
+        current = current.changed(step_failures=count, last_error=error)
     try:
         store.save(current, release=True)
     except Conflict:
         pass  # changed meanwhile: whoever changed it owns it, or the lease runs out
+
+
+def progressed(before: Job, after: Job) -> bool:
+    """Whether a step got further before it failed: a part uploaded, a batch created, ended or
+    collected. A step failing after such progress starts the count of failures in a row again;
+    intent records alone are no progress, so a call failing every time still gives up."""
+    return _milestones(after) > _milestones(before)
+
+
+def _milestones(job: Job) -> int:
+    return len(job.parts) + sum(
+        bool(p.file_id) + bool(p.batch_id) + p.done + p.collected for p in job.parts
+    )
 
 
 def run_leased(

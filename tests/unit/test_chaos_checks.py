@@ -124,3 +124,11 @@ def test_a_job_still_open_or_too_slow_is_caught():
     world.jobs[job_id] = replace(world.jobs[job_id], status=JobStatus.IN_PROGRESS, cleaned=False)
     world.bound = -1
     assert len(found(world)["ended_in_time"]) == 2
+
+
+def test_a_step_failing_on_a_bug_of_the_app_is_caught_but_a_fault_is_not():
+    world = clean_world()
+    world.texts["host.log"] += "\nopenai.InternalServerError: Error code: 500"
+    assert found(world) == {}
+    world.texts["host.log"] += "\nAttributeError: 'str' object has no attribute 'get'"
+    assert list(found(world)) == ["no_code_errors"]

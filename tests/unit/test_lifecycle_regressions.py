@@ -89,3 +89,32 @@ def test_a_job_that_published_before_it_crashed_keeps_its_outcome_when_supersede
     summary = orjson.loads(world.blobs.get_container_client("out").blobs["a/summary.json"])
     assert (summary["job_id"], summary["status"]) == (job.job_id, "completed")
     assert done.status == JobStatus.COMPLETED and done.cleaned
+
+
+class EveryOtherUploadFails(FakeService):
+    """A flaky service: every second upload is lost to a transient error, the rest work."""
+
+    def upload(self, filename, path):
+        self.tries = getattr(self, "tries", 0) + 1
+        if self.tries % 2 == 0:
+            raise ConnectionResetError("connection reset by peer")
+        return super().upload(filename, path)
+
+
+def test_transient_failures_between_steps_that_make_progress_are_not_failures_in_a_row():
+    """BATCH_MAX_STEP_FAILURES counts a step failing in a row. A job of many parts whose steps
+    each send a part and then meet a transient error is progressing: it must not give up."""
+    deps = make_deps(EveryOtherUploadFails(), BATCH_MAX_STEP_FAILURES="3")
+    parts = tuple(Part(i, "dep", URL, 1) for i in range(6))
+    job = Job.new("in", "many.jsonl", "e1")
+    for part in parts:
+        deps.work.upload_blob(f"{job.job_id}/part-{part.index:04d}.jsonl", native(f"c{part.index}"))
+    job = deps.store.create(replace(job, status=JobStatus.SUBMITTING, parts=parts, total=6))
+    for _ in range(12):
+        try:
+            advance(deps, deps.store.get(job.job_id))
+        except ConnectionResetError:
+            pass
+    job = deps.store.get(job.job_id)
+    assert job.status == JobStatus.IN_PROGRESS
+    assert all(p.batch_id for p in job.parts)

@@ -3,6 +3,7 @@ from what the run left behind to a list of violations (empty when it holds)."""
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -176,6 +177,25 @@ def nothing_leaked(world: World) -> list[str]:
     return found
 
 
+# Exceptions that mean a bug in the app, never a fault it was shown (those are openai,
+# azure-core and timeout errors): a traceback ending in one of these is a violation (I7).
+CODE_ERRORS = re.compile(
+    r"^(AttributeError|TypeError|KeyError|IndexError|NameError|UnboundLocalError|"
+    r"ZeroDivisionError|AssertionError|RecursionError|UnicodeError|"
+    r"shared\.jobs\.model\.TransitionError)\b.*$",
+    re.MULTILINE,
+)
+
+
+def no_code_errors(world: World) -> list[str]:
+    """I7: whatever the service does, no step fails on an error of the app's own code."""
+    return [
+        f"{where}: {match.group(0)[:160]}"
+        for where, text in sorted(world.texts.items())
+        for match in CODE_ERRORS.finditer(text)
+    ]
+
+
 def forward_only(world: World) -> list[str]:
     """I5: every state change seen (sampled from the table) follows ALLOWED; an ended job
     never moves again."""
@@ -217,6 +237,7 @@ CHECKS = (
     folders_hold_one_job,
     service_is_clean,
     nothing_leaked,
+    no_code_errors,
     forward_only,
     ended_in_time,
 )
