@@ -54,6 +54,7 @@ def report(run: ChaosRun, found: dict[str, list[str]]) -> dict[str, Any]:
     return figures
 
 
+@pytest.mark.timeout(900 if SOAK else 300)
 @pytest.mark.parametrize("plan", SOAK_PLANS if SOAK else [CI_PLAN], ids=lambda p: f"seed{p.seed}")
 def test_chaos_leaves_every_invariant_standing(plan, azurite, chaos_emulator, tmp_path):
     run = ChaosRun(plan, azurite, chaos_emulator, tmp_path)

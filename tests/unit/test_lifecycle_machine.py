@@ -9,6 +9,7 @@ the newest version of each input owns its folder, nothing is left at the service
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -361,8 +362,10 @@ class Lifecycle(RuleBasedStateMachine):
                 assert ids == list(upload.ids)
 
 
+# BATCHDROP_MACHINE_EXAMPLES=2000 for a longer search than CI's.
+EXAMPLES = int(os.environ.get("BATCHDROP_MACHINE_EXAMPLES", "100"))
 Lifecycle.TestCase.settings = settings(
-    max_examples=60,
+    max_examples=EXAMPLES,
     stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],

@@ -27,12 +27,14 @@ class HostProcess:
         self.proc: subprocess.Popen[str] | None = None
         self.port = 0
         self.starts = 0
+        self.ready = threading.Event()  # serving HTTP (cleared while it starts again)
 
     @property
     def logs(self) -> list[Path]:
         return sorted(self.folder.glob(f"host-{self.name}-*.log"))
 
     def start(self) -> HostProcess:
+        self.ready.clear()
         self.starts += 1
         log = (self.folder / f"host-{self.name}-{self.starts}.log").open("w")
         args = [sys.executable, "-m", "devtools.host", "--port", "0", "--interval", "0.2"]
@@ -55,9 +57,11 @@ class HostProcess:
             raise AssertionError(f"host {self.name} did not start: see {self.logs[-1]}") from None
         assert "host ready" in ready, f"host {self.name}: {ready!r}; see {self.logs[-1]}"
         self.port = int(ready.split("127.0.0.1:")[1].split("/")[0])
+        self.ready.set()
 
     def kill(self) -> None:
         """A crash: no lease released, no step finished, nothing flushed."""
+        self.ready.clear()
         if self.proc is not None:
             self.proc.kill()
             self.proc.wait(10)
@@ -81,6 +85,8 @@ class HostProcess:
                 return int(answer.status)
         except urllib.error.HTTPError as refused:
             return int(refused.code)
+        except (urllib.error.URLError, ConnectionError):
+            return 0  # the host died meanwhile: the caller asks again
 
 
 def host_env(base: dict[str, str], name: str, folder: Path) -> dict[str, str]:

@@ -178,7 +178,10 @@ class ChaosRun:
         return [(t, rng.randrange(len(self.hosts))) for t in times]
 
     def _kill(self, index: int) -> None:
+        """SIGKILL one host and start it again; a host still starting is not killed twice."""
         host = self.hosts[index]
+        if not host.ready.is_set():
+            host = self.hosts[1 - index]
         host.kill()
         self.tally.kills += 1
         host.start()
@@ -215,14 +218,15 @@ class ChaosRun:
         job_id = self.job_of.get((action.version.name, action.version.tag), "")
         if self.store.get(job_id) is None:
             if action.tries < 10:  # not recorded yet: a person would try again shortly
-                return Action(
-                    action.at + 0.5, action.verb, action.name, action.version, action.tries + 1
-                )
+                return replace(action, at=action.at + 0.5, tries=action.tries + 1)
             self.tally.cancels["never recorded"] += 1
             return None
         if action.verb == "cancel_http":
-            host = random.Random(job_id).choice(self.hosts)
-            self.tally.cancels[f"http {host.cancel(job_id)}"] += 1
+            ready = [h for h in self.hosts if h.ready.is_set()]
+            answer = random.Random(job_id).choice(ready).cancel(job_id) if ready else 0
+            if answer == 0 and action.tries < 10:  # no host up just now: ask again shortly
+                return replace(action, at=action.at + 0.5, tries=action.tries + 1)
+            self.tally.cancels[f"http {answer}"] += 1
         else:
             asked = self.store.request_stop(
                 job_id, StopReason.CANCEL, "Cancelled by the chaos run."
@@ -307,6 +311,7 @@ class ChaosRun:
             "faults applied in all": sum(int(r.get("applied", 0)) for r in faults),
             "jobs by final state": dict(Counter(j.status.value for j in jobs)),
             "batches at the service": len(batches),
+            "slowest jobs": _slowest(jobs),
             "longest job (s)": round(
                 max(((j.updated_at - j.created_at).total_seconds() for j in jobs), default=0), 1
             ),
@@ -317,3 +322,10 @@ class ChaosRun:
             },
             "state samples with a change": len(self.watcher.transitions),
         }
+
+
+def _slowest(jobs: list[Any], count: int = 3) -> list[str]:
+    """The jobs that took longest, to look up in the host logs by id."""
+    ranked = sorted(jobs, key=lambda j: j.updated_at - j.created_at, reverse=True)[:count]
+    took = [(j, (j.updated_at - j.created_at).total_seconds()) for j in ranked]
+    return [f"{j.job_id} {j.name} {j.status.value} {s:.0f} s" for j, s in took]
