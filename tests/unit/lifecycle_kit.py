@@ -315,10 +315,26 @@ class InputBlob:
         return download
 
 
+class OutputContainer(FakeContainer):
+    """The output container, remembering every summary.json each job wrote (I4: completing
+    again writes the same bytes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.summaries: dict[str, set[bytes]] = {}
+
+    def upload_blob(self, name: str, data: Any, **options: object) -> None:
+        super().upload_blob(name, data, **options)
+        if name.endswith("/summary.json"):
+            written = self.blobs[name]
+            self.summaries.setdefault(orjson.loads(written)["job_id"], set()).add(written)
+
+
 class SimBlobService(FakeBlobService):
     def __init__(self) -> None:
         super().__init__()
         self.containers[INPUT] = InputContainer()
+        self.containers["out"] = OutputContainer()
 
     @property
     def inputs(self) -> InputContainer:

@@ -36,7 +36,7 @@ from shared.lifecycle.advance import advance
 from shared.storage.names import RESULTS, SUMMARY, output_prefix
 from shared.storage.ownership import MARKER
 from shared.upload import receive_blob
-from tests.unit.lifecycle_kit import INPUT, ServiceView, World
+from tests.unit.lifecycle_kit import INPUT, OutputContainer, ServiceView, World
 
 NAMES = ("a.jsonl", "b.jsonl")
 POINTS = (
@@ -283,6 +283,12 @@ class Lifecycle(RuleBasedStateMachine):
         for job in self._jobs():
             if job.status == JobStatus.SUPERSEDED:
                 assert job.job_id not in self._summary_writers(), job
+
+    @invariant()
+    def completing_again_writes_the_same_summary(self) -> None:
+        output = self.world.blobs.containers["out"]
+        assert isinstance(output, OutputContainer)
+        assert {j: len(w) for j, w in output.summaries.items() if len(w) > 1} == {}
 
     def _jobs(self) -> list[Job]:
         return list(self.world.store.all_jobs())

@@ -217,14 +217,14 @@ class ChaosRun:
         assert action.version is not None
         job_id = self.job_of.get((action.version.name, action.version.tag), "")
         if self.store.get(job_id) is None:
-            if action.tries < 10:  # not recorded yet: a person would try again shortly
+            if action.tries < 40:  # not recorded yet: a person would try again shortly
                 return replace(action, at=action.at + 0.5, tries=action.tries + 1)
             self.tally.cancels["never recorded"] += 1
             return None
         if action.verb == "cancel_http":
             ready = [h for h in self.hosts if h.ready.is_set()]
             answer = random.Random(job_id).choice(ready).cancel(job_id) if ready else 0
-            if answer == 0 and action.tries < 10:  # no host up just now: ask again shortly
+            if answer == 0 and action.tries < 40:  # no host up just now: ask again shortly
                 return replace(action, at=action.at + 0.5, tries=action.tries + 1)
             self.tally.cancels[f"http {answer}"] += 1
         else:
