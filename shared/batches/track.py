@@ -11,6 +11,7 @@ from shared.batches.quota import quota_wait
 from shared.batches.service import RemoteBatch
 from shared.jobs.model import ALERT, Conflict, Job, utcnow
 from shared.jobs.part import Part, PartPhase
+from shared.telemetry import events
 
 if TYPE_CHECKING:
     from shared.deps import Deps
@@ -64,9 +65,11 @@ def save_progress(deps: Deps, job: Job) -> Job | None:
     if updated.parts == job.parts:
         return job
     try:
-        return deps.store.save(updated)
+        saved = deps.store.save(updated)
     except Conflict:
         return job  # someone else moved it on; the next tick reads it afresh
+    events.job_progressed(saved)
+    return saved
 
 
 def _leased(deps: Deps, job: Job) -> bool:

@@ -63,6 +63,8 @@ def job_entity(job: Job) -> dict[str, Any]:
         "StopRequested": f"{job.stop.reason.value}: {fit(job.stop.detail)}" if job.stop else "",
         "StepFailures": job.step_failures,
         "Warnings": json_list(job.warnings),
+        "EstimatedCost": job.estimated_cost,  # USD: None leaves the column out
+        "CostSaving": job.saving,
     }
 
 
@@ -137,7 +139,10 @@ def job_from_rows(rows: list[Any]) -> Job | None:
         blob_modified=_time(row.get("BlobModified")),
         stop=_stop(by_key.get(STOP_ROW)),
         step_failures=int(row.get("StepFailures", 0)),
+        estimated_cost=row.get("EstimatedCost"),
+        saving=row.get("CostSaving"),
         row_etag=row.metadata.get("etag"),
+        stored_status=JobStatus(row["Status"]),
         stored_parts=parts,
         lease=_lease(by_key.get(LEASE_ROW)),
     )

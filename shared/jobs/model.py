@@ -117,9 +117,13 @@ class Job:
     blob_modified: datetime | None = None
     stop: Stop | None = None  # a cancel or supersede waiting to be applied, or applied
     step_failures: int = 0  # unexpected failures of the current step in a row
-    # Set by the store: the ETag of the job row this copy was read with, the parts as stored
-    # (so a save writes only what changed), and the job's lease as this worker knows it.
+    estimated_cost: float | None = None  # USD at the price table, once the results are merged
+    saving: float | None = None  # USD against the same tokens at standard (online) prices
+    # Set by the store: the ETag of the job row this copy was read with, the parts and status
+    # as stored (a save writes only what changed, and reports a state change), and the job's
+    # lease as this worker knows it.
     row_etag: str | None = field(default=None, compare=False)
+    stored_status: JobStatus | None = field(default=None, compare=False, repr=False)
     stored_parts: tuple[Part, ...] = field(default=(), compare=False, repr=False)
     lease: LeaseState | None = field(default=None, compare=False, repr=False)
 
