@@ -14,6 +14,7 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from shared.crash import crashpoint
 from shared.jobs.model import Job, JobStatus, outcome
+from shared.results import accounting
 from shared.results.merge import MergeFiles
 from shared.results.outcomes import Outcomes
 from shared.results.settings_check import newer_settings
@@ -166,11 +167,13 @@ def publish_outcome(deps: Deps, job: Job, run: MergeFiles, outcomes: Outcomes) -
     tally = run.tally
     counts = {"total": tally.total, "succeeded": tally.succeeded, "failed": tally.failed}
     part_errors = run.part_errors(job.parts)
+    cost = accounting.cost_summary(tally, deps.settings.prices)
     doc = summary(
         job,
         status.value,
         counts,
         usage=tally.usage,
+        cost=cost,
         completed_at=_ended(job),
         errors=_errors(job, outcomes, part_errors),
         part_errors=part_errors,
@@ -190,7 +193,16 @@ def publish_outcome(deps: Deps, job: Job, run: MergeFiles, outcomes: Outcomes) -
         tally.succeeded,
         tally.failed,
     )
-    return deps.store.save(job.moved_to(status, succeeded=tally.succeeded, failed=tally.failed))
+    final = job.moved_to(
+        status,
+        succeeded=tally.succeeded,
+        failed=tally.failed,
+        estimated_cost=cost["cost"],
+        saving=cost["saving"],
+    )
+    saved = deps.store.save(final)
+    accounting.report(tally, cost)  # once the final state is written: a rerun finds it done
+    return saved
 
 
 def _ended(job: Job) -> str | None:
