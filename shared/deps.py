@@ -39,7 +39,7 @@ class Deps:
             settings=settings,
             store=TableJobStore(clients.table_client(storage, settings.jobs_table)),
             service=service
-            or OpenAIBatchService(make_client(settings), settings.openai_api_version),
+            or OpenAIBatchService(make_client(settings), settings.openai_api_version, settings),
             blobs=clients.blob_service(storage),
             queue=clients.queue_client(storage, settings.completion_queue),
             queues=clients.queue_service(storage),

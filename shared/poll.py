@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from azure.core.exceptions import ResourceNotFoundError
 
 from shared.intake.sweep import sweep_inputs
-from shared.jobs.model import ALERT, TERMINAL, Job, JobStatus, utcnow
+from shared.jobs.explain import stuck_reason
+from shared.jobs.model import ALERT, TERMINAL, Conflict, Job, JobStatus, utcnow
 from shared.lifecycle.advance import advance
 from shared.telemetry import metrics
 
@@ -134,13 +135,23 @@ def _advance_one(deps: Deps, job_id: str, deadline: float, report: TickReport) -
 def _warn_if_stuck(deps: Deps, job: Job) -> None:
     """A job still open long after any batch could have ended needs a person (I3)."""
     age = utcnow() - job.created_at
-    if not job.is_terminal and age > timedelta(hours=deps.settings.stuck_hours):
-        hours = age.total_seconds() / 3600
-        log.error(
-            "%s job %s stuck in %s for %.0f h; last error: %s",
-            ALERT,
-            job.job_id,
-            job.status.value,
-            hours,
-            job.last_error or "none",
-        )
+    stuck_hours = deps.settings.stuck_hours
+    if job.is_terminal or age <= timedelta(hours=stuck_hours):
+        return
+    reason = job.last_error or stuck_reason(job, stuck_hours, time.time())
+    hours = age.total_seconds() / 3600
+    log.error("%s job %s stuck in %s for %.0f h: %s", ALERT, job.job_id, job.status.value,
+              hours, reason)  # fmt: skip
+    if not job.last_error:
+        _note(deps, job, reason)
+
+
+def _note(deps: Deps, job: Job, reason: str) -> None:
+    """Write a stuck job's reason once; never in the way of a worker holding it."""
+    lease = job.lease
+    if lease is not None and lease.held_by_other(utcnow(), deps.settings.clock_skew_seconds):
+        return
+    try:
+        deps.store.save(job.changed(last_error=reason))
+    except Conflict:
+        pass  # it moved on meanwhile; the next tick looks again

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +13,7 @@ import orjson
 from azure.core.exceptions import ResourceNotFoundError
 
 from shared.crash import crashpoint
+from shared.jobs.explain import final_reason
 from shared.jobs.model import Job, JobStatus, outcome
 from shared.results import accounting
 from shared.results.merge import MergeFiles
@@ -200,6 +201,7 @@ def publish_outcome(deps: Deps, job: Job, run: MergeFiles, outcomes: Outcomes) -
         estimated_cost=cost["cost"],
         saving=cost["saving"],
     )
+    final = replace(final, last_error=final_reason(final, status))
     saved = deps.store.save(final)
     accounting.report(tally, cost)  # once the final state is written: a rerun finds it done
     return saved
