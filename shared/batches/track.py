@@ -62,14 +62,21 @@ def save_progress(deps: Deps, job: Job) -> Job | None:
         if seen.done:
             return None
         updated = updated.with_part(replace(seen, checked_at=int(now)))
-    if updated.parts == job.parts:
-        return job
+    return job if updated.parts == job.parts else _save(deps, job, updated)
+
+
+def _save(deps: Deps, job: Job, updated: Job) -> Job:
     try:
         saved = deps.store.save(updated)
     except Conflict:
         return job  # someone else moved it on; the next tick reads it afresh
-    events.job_progressed(saved)
+    if _progress(saved) != _progress(job):  # an event per change, not per tick
+        events.job_progressed(saved)
     return saved
+
+
+def _progress(job: Job) -> list[tuple[str | None, int, int]]:
+    return [(p.remote_status, p.completed, p.failed) for p in job.parts]
 
 
 def _leased(deps: Deps, job: Job) -> bool:

@@ -58,7 +58,7 @@ def test_a_write_that_loses_the_race_reports_nothing(tmp_path):
         assert telemetry.events(events.STATE_CHANGED) == []
 
 
-def test_the_pollers_progress_save_reports_progress(tmp_path):
+def test_the_pollers_progress_save_reports_progress_when_it_changes(tmp_path):
     deps = make_deps()
     deps.service.batches["b1"] = RemoteBatch("b1", "in_progress", total=4, completed=2)
     part = Part(0, "dep", URL, 4, file_id="f", batch_id="b1", remote_status="in_progress")
@@ -68,6 +68,8 @@ def test_the_pollers_progress_save_reports_progress(tmp_path):
     with recorded(tmp_path) as telemetry:
         saved = save_progress(deps, job)
         assert saved is not None and saved.parts[0].completed == 2
+        again = save_progress(deps, saved)  # the same progress: saved, not reported again
+        assert again is not None
         [event] = telemetry.events(events.PROGRESS)
         assert event["attributes"]["requests_completed"] == 2
         assert event["attributes"]["status"] == "in_progress"
