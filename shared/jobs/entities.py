@@ -12,7 +12,7 @@ import orjson
 
 from shared.jobs.columns import SHORT, fit, json_list
 from shared.jobs.lease import LeaseState
-from shared.jobs.model import Job, JobStatus, Stop, StopReason
+from shared.jobs.model import Job, JobStatus, Pause, Stop, StopReason
 from shared.jobs.part import Part
 
 JOB_ROW = "job"
@@ -63,6 +63,9 @@ def job_entity(job: Job) -> dict[str, Any]:
         "StopRequested": f"{job.stop.reason.value}: {fit(job.stop.detail)}" if job.stop else "",
         "StepFailures": job.step_failures,
         "Warnings": json_list(job.warnings),
+        "Paused": _pause_text(job.paused),
+        "EstimatedCost": job.estimated_cost,  # USD: None leaves the column out
+        "CostSaving": job.saving,
     }
 
 
@@ -137,7 +140,11 @@ def job_from_rows(rows: list[Any]) -> Job | None:
         blob_modified=_time(row.get("BlobModified")),
         stop=_stop(by_key.get(STOP_ROW)),
         step_failures=int(row.get("StepFailures", 0)),
+        paused=_pause(row.get("Paused")),
+        estimated_cost=row.get("EstimatedCost"),
+        saving=row.get("CostSaving"),
         row_etag=row.metadata.get("etag"),
+        stored_status=JobStatus(row["Status"]),
         stored_parts=parts,
         lease=_lease(by_key.get(LEASE_ROW)),
     )
@@ -155,6 +162,20 @@ def _stop(row: Any) -> Stop | None:
     if row is None:
         return None
     return Stop(StopReason(row["Reason"]), row.get("Detail", ""), _aware(row["RequestedAt"]))
+
+
+def _pause_text(pause: Pause | None) -> str:
+    if pause is None:
+        return ""
+    data = {**pause.__dict__, "resume": pause.resume.value, "setting": fit(pause.setting)}
+    return orjson.dumps(data).decode()
+
+
+def _pause(text: str | None) -> Pause | None:
+    if not text:
+        return None
+    data = orjson.loads(text)
+    return Pause(**{**data, "resume": JobStatus(data["resume"])})
 
 
 def _lease(row: Any) -> LeaseState:

@@ -48,12 +48,19 @@ GIVE_UP = frozenset({JobStatus.FAILED, JobStatus.SUPERSEDED})
 
 # Every state change must be listed here (docs/reliability.md, I5). The active states move among
 # themselves as parts wait for quota, get batches and end; COMPLETING goes back to SUBMITTING
-# only to send a follow-up batch of retryable requests.
+# only to send a follow-up batch of retryable requests. Any open state may pause in WAITING for
+# a configuration error (a Pause); the step of the paused state then runs again from WAITING, so
+# WAITING also leads wherever RECEIVED and COMPLETING lead.
 ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.RECEIVED: frozenset({JobStatus.REJECTED, JobStatus.SKIPPED, JobStatus.SUBMITTING})
+    | {JobStatus.WAITING}
     | GIVE_UP,
     **{s: (ACTIVE - {s}) | {JobStatus.COMPLETING} | GIVE_UP for s in ACTIVE},
-    JobStatus.COMPLETING: FINAL | {JobStatus.SUBMITTING} | GIVE_UP,
+    JobStatus.WAITING: ACTIVE - {JobStatus.WAITING}
+    | {JobStatus.COMPLETING, JobStatus.REJECTED, JobStatus.SKIPPED}
+    | FINAL
+    | GIVE_UP,
+    JobStatus.COMPLETING: FINAL | {JobStatus.SUBMITTING, JobStatus.WAITING} | GIVE_UP,
 }
 
 
@@ -87,6 +94,18 @@ class Stop:
         return JobStatus.CANCELLED if self.reason == StopReason.CANCEL else JobStatus.SUPERSEDED
 
 
+@dataclass(frozen=True)
+class Pause:
+    """A configuration error (a wrong key, endpoint, role or container) stopped the job's step:
+    the job waits in WAITING, not failed, and the step of `resume` runs again at `retry_at`."""
+
+    resume: JobStatus  # the state whose step runs again
+    setting: str  # what to fix, as the error named it
+    since: int  # epoch seconds: the first error of this run of errors
+    retry_at: int  # epoch seconds: the next try
+    tries: int = 1
+
+
 def job_id_for(container: str, name: str, etag: str) -> str:
     """One id per blob version; hashed because table keys forbid / \\ # ? and control chars."""
     digest = hashlib.sha256(f"{container}\n{name}\n{etag.strip(chr(34))}".encode())
@@ -117,9 +136,16 @@ class Job:
     blob_modified: datetime | None = None
     stop: Stop | None = None  # a cancel or supersede waiting to be applied, or applied
     step_failures: int = 0  # unexpected failures of the current step in a row
-    # Set by the store: the ETag of the job row this copy was read with, the parts as stored
-    # (so a save writes only what changed), and the job's lease as this worker knows it.
+    # A configuration error's wait (status WAITING); kept while the paused step runs again, so
+    # that a step failing again continues the same wait, and dropped once the job moves on.
+    paused: Pause | None = None
+    estimated_cost: float | None = None  # USD at the price table, once the results are merged
+    saving: float | None = None  # USD against the same tokens at standard (online) prices
+    # Set by the store: the ETag of the job row this copy was read with, the parts and status
+    # as stored (a save writes only what changed, and reports a state change), and the job's
+    # lease as this worker knows it.
     row_etag: str | None = field(default=None, compare=False)
+    stored_status: JobStatus | None = field(default=None, compare=False, repr=False)
     stored_parts: tuple[Part, ...] = field(default=(), compare=False, repr=False)
     lease: LeaseState | None = field(default=None, compare=False, repr=False)
 
@@ -145,6 +171,11 @@ class Job:
         return self.stop is not None and not self.is_terminal
 
     @property
+    def is_paused(self) -> bool:
+        """Waiting for a setting to be fixed (rather than for quota)."""
+        return self.status == JobStatus.WAITING and self.paused is not None
+
+    @property
     def deployments(self) -> tuple[str, ...]:
         return tuple(sorted({p.deployment for p in self.parts}))
 
@@ -156,7 +187,12 @@ class Job:
         """A copy in the new status; refuses transitions the state machine does not allow."""
         if status != self.status and status not in ALLOWED.get(self.status, frozenset()):
             raise TransitionError(f"job {self.job_id}: {self.status} -> {status} not allowed")
-        fresh = {"step_failures": 0} if status != self.status else {}
+        # A new state starts with no failures; leaving it for another than WAITING ends a pause.
+        fresh: dict[str, Any] = {}
+        if status != self.status:
+            fresh["step_failures"] = 0
+            if status != JobStatus.WAITING:
+                fresh["paused"] = None
         return replace(self, status=status, updated_at=utcnow(), **{**fresh, **changes})
 
     def with_part(self, part: Part) -> Job:

@@ -23,6 +23,7 @@ from azure.data.tables import TableTransactionError, UpdateMode
 from shared.jobs import entities as rows
 from shared.jobs.lease import LeaseState
 from shared.jobs.model import Conflict, Job, StopReason, utcnow
+from shared.telemetry import events
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,11 @@ class TableJobStore:
             return None
         self._index(job)
         lease.etag = result[1].get("etag")
-        return replace(job, row_etag=result[0].get("etag"), stored_parts=job.parts, lease=lease)
+        events.job_state_changed(job, None)
+        etag = result[0].get("etag")
+        return replace(
+            job, row_etag=etag, stored_parts=job.parts, stored_status=job.status, lease=lease
+        )
 
     def _index(self, job: Job) -> None:
         self.table.upsert_entity(
@@ -143,7 +148,11 @@ class TableJobStore:
                 lease.mine, lease.owner, lease.until = False, "", None
         if not job.is_open:
             self.forget(job.job_id)
-        return replace(job, row_etag=row_etag, stored_parts=job.parts, lease=lease)
+        if job.status != job.stored_status:  # reported once written; never raises
+            events.job_state_changed(job, job.stored_status)
+        return replace(
+            job, row_etag=row_etag, stored_parts=job.parts, stored_status=job.status, lease=lease
+        )
 
     def _lease_op(self, job_id: str, lease: LeaseState, release: bool) -> tuple[Any, ...]:
         """Every write goes through the lease row: conditional on it, so a writer whose copy
