@@ -54,6 +54,10 @@ ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
     | GIVE_UP,
     **{s: (ACTIVE - {s}) | {JobStatus.COMPLETING} | GIVE_UP for s in ACTIVE},
     JobStatus.COMPLETING: FINAL | {JobStatus.SUBMITTING} | GIVE_UP,
+    # The one way out of a final state: a person asked to retry its failed requests
+    # (lifecycle/reopen.py), and the job's worker reopens it with a new round of batches.
+    # Rejected, superseded and skipped jobs sent nothing that could be retried: no way out.
+    **{s: frozenset({JobStatus.SUBMITTING}) for s in FINAL},
 }
 
 
@@ -87,6 +91,15 @@ class Stop:
         return JobStatus.CANCELLED if self.reason == StopReason.CANCEL else JobStatus.SUPERSEDED
 
 
+@dataclass(frozen=True)
+class RetryRequest:
+    """A request to send a finished job's failed requests again, written beside it by anyone
+    (HTTP API, CLI); the job's worker applies it by reopening the job, or refuses it."""
+
+    detail: str
+    requested_at: datetime
+
+
 def job_id_for(container: str, name: str, etag: str) -> str:
     """One id per blob version; hashed because table keys forbid / \\ # ? and control chars."""
     digest = hashlib.sha256(f"{container}\n{name}\n{etag.strip(chr(34))}".encode())
@@ -116,7 +129,17 @@ class Job:
     # When the input blob version was written (the service's clock): the newest version wins.
     blob_modified: datetime | None = None
     stop: Stop | None = None  # a cancel or supersede waiting to be applied, or applied
+    retry: RetryRequest | None = None  # a retry of a finished job waiting to be applied
     step_failures: int = 0  # unexpected failures of the current step in a row
+    # Parts before this index ran before a retry reopened the job: kept for the record (their
+    # batches are in summary.json), never sent, merged or counted in the outcome again.
+    first_part: int = 0
+    # Counts status changes, so the listing index never goes back to an older status
+    # (jobs/listing.py); listed_seq: the change the listing index is known to hold.
+    status_seq: int = field(default=0, compare=False)
+    listed_seq: int = field(default=-1, compare=False)
+    # Request rows (`stop`, `retry`) this save deletes: applied, they are part of the job now.
+    drop_rows: tuple[str, ...] = field(default=(), compare=False)
     # Set by the store: the ETag of the job row this copy was read with, the parts as stored
     # (so a save writes only what changed), and the job's lease as this worker knows it.
     row_etag: str | None = field(default=None, compare=False)
@@ -136,8 +159,19 @@ class Job:
 
     @property
     def is_open(self) -> bool:
-        """Open jobs are polled; a finished job stays open until its files are cleaned up."""
-        return not (self.is_terminal and self.cleaned)
+        """Open jobs are polled; a finished job stays open until its files are cleaned up, or
+        while a retry request waits for its worker."""
+        return not (self.is_terminal and self.cleaned) or self.retry is not None
+
+    @property
+    def current_parts(self) -> tuple[Part, ...]:
+        """The parts of this run: all of them, or those sent since a retry reopened the job."""
+        return self.parts[self.first_part :]
+
+    @property
+    def first_round(self) -> int:
+        """The round of this run's first batches (1, or later after a retry reopened it)."""
+        return self.parts[self.first_part].round if len(self.parts) > self.first_part else 1
 
     @property
     def stopping(self) -> bool:
@@ -156,7 +190,9 @@ class Job:
         """A copy in the new status; refuses transitions the state machine does not allow."""
         if status != self.status and status not in ALLOWED.get(self.status, frozenset()):
             raise TransitionError(f"job {self.job_id}: {self.status} -> {status} not allowed")
-        fresh = {"step_failures": 0} if status != self.status else {}
+        fresh: dict[str, Any] = {}
+        if status != self.status:
+            fresh = {"step_failures": 0, "status_seq": self.status_seq + 1}
         return replace(self, status=status, updated_at=utcnow(), **{**fresh, **changes})
 
     def with_part(self, part: Part) -> Job:
@@ -184,7 +220,7 @@ def outcome(job: Job, expired_left: bool = False) -> JobStatus:
     requests still lost to an expired batch after every retry make it expired."""
     if job.stop is not None and job.stop.reason == StopReason.CANCEL:
         return JobStatus.CANCELLED
-    statuses = {p.remote_status for p in job.parts}
+    statuses = {p.remote_status for p in job.current_parts}  # earlier runs' batches are history
     if "failed" in statuses:
         return JobStatus.FAILED
     if "cancelled" in statuses:
