@@ -275,7 +275,8 @@ class _Download:
 class FakeContainer:
     """The few container calls the app makes (storage.blobs, the sweep), in memory."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "") -> None:
+        self.container_name = name
         self.blobs: dict[str, bytes] = {}
         self.stamps: dict[str, datetime] = {}
         self.fail_downloads = False
@@ -330,6 +331,12 @@ class _FakeBlob:
     def download_blob(self, **_options: object) -> _Download:
         return self.container.download_blob(self.name)
 
+    def get_blob_properties(self) -> _Blob:
+        for blob in self.container.list_blobs(self.name):
+            if blob.name == self.name:
+                return blob
+        raise ResourceNotFoundError(f"no blob {self.name}")
+
     def acquire_lease(self, **_options: object) -> _FakeLease:
         if self.name in self.container.leased:
             raise HttpResponseError("LeaseAlreadyPresent")
@@ -344,7 +351,10 @@ class FakeBlobService:
         self.containers: dict[str, FakeContainer] = {}
 
     def get_container_client(self, name: str) -> FakeContainer:
-        return self.containers.setdefault(name, FakeContainer())
+        return self.containers.setdefault(name, FakeContainer(name))
+
+    def get_blob_client(self, container: str, name: str) -> _FakeBlob:
+        return self.get_container_client(container).get_blob_client(name)
 
 
 def make_deps(service: FakeService | None = None, **settings: str) -> Deps:

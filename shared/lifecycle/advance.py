@@ -14,6 +14,7 @@ from shared.lifecycle.cleanup import cleanup
 from shared.lifecycle.give_up import give_up, supersede
 from shared.lifecycle.handover import hand_to_completion, is_stale, requeue_if_stale
 from shared.lifecycle.prepare import prepare
+from shared.lifecycle.reopen import reopen
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,9 @@ STEPS: dict[JobStatus, Step] = {
 def step_for(job: Job, settings_lease: float, max_failures: int) -> Step | None:
     """The step the job's state calls for; None when there is nothing to do."""
     if job.is_terminal:
-        return None if job.cleaned else cleanup
+        if not job.cleaned:
+            return cleanup
+        return reopen if job.retry is not None else None  # a person asked to retry it
     if job.step_failures >= max_failures:
         return give_up
     if superseded(job) and job.status == JobStatus.RECEIVED:

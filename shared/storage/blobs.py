@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from azure.core import MatchConditions
@@ -54,8 +54,11 @@ def upload_file(container: ContainerClient, name: str, path: Path) -> None:
         )
 
 
-def delete_prefix(container: ContainerClient, prefix: str) -> int:
-    names = [b.name for b in container.list_blobs(name_starts_with=prefix)]
+def delete_prefix(
+    container: ContainerClient, prefix: str, keep: Collection[str] = frozenset()
+) -> int:
+    """Delete every blob under `prefix` but those named in `keep`; how many were deleted."""
+    names = [b.name for b in container.list_blobs(name_starts_with=prefix) if b.name not in keep]
     for name in names:
         container.delete_blob(name, delete_snapshots="include")
     return len(names)
