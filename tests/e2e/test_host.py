@@ -82,7 +82,7 @@ def test_host_process_turns_the_sample_into_results(azurite, emulator, tmp_path)
 
         def listed():
             url = f"http://127.0.0.1:{port}/api/jobs"
-            found = json.loads(urllib.request.urlopen(url).read())
+            found = json.loads(urllib.request.urlopen(url).read())["jobs"]
             return found if [j["status"] for j in found] == ["completed"] else None
 
         jobs = wait_for(listed, 10, "the job listed as completed")
@@ -96,7 +96,7 @@ def test_host_process_turns_the_sample_into_results(azurite, emulator, tmp_path)
         log.close()
     logged = (tmp_path / "host.log").read_text()
     # The runtime library indexed the app and ran each kind of function.
-    assert "Successfully indexed function app" in logged and '"function_count": 8' in logged
+    assert "Successfully indexed function app" in logged and '"function_count": 9' in logged
     for name in ("submit_prompt_file", "poll_batches", "complete_batch", "list_jobs"):
         assert f"Function name: {name}, Function Type: sync" in logged
     assert doc["status"] == "completed" and doc["counts"]["succeeded"] == 3
