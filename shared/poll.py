@@ -73,7 +73,7 @@ def _advance_one(deps: Deps, job_id: str, deadline: float, report: TickReport) -
 
 def _warn_if_stuck(deps: Deps, job: Job) -> None:
     """A job still open long after any batch could have ended needs a person (I3)."""
-    age = utcnow() - job.created_at
+    age = utcnow() - job.opened_at  # a retried job counts from its retry
     if not job.is_terminal and age > timedelta(hours=deps.settings.stuck_hours):
         hours = age.total_seconds() / 3600
         log.error(

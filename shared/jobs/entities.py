@@ -66,6 +66,7 @@ def job_entity(job: Job) -> dict[str, Any]:
         "StepFailures": job.step_failures,
         "Warnings": json_list(job.warnings),
         "FirstPart": job.first_part,
+        "ReopenedAt": job.reopened_at or EPOCH,
         "StatusSeq": job.status_seq,
         "ListedSeq": job.listed_seq,
     }
@@ -153,6 +154,7 @@ def job_from_rows(rows: list[Any]) -> Job | None:
         retry=_retry(by_key.get(RETRY_ROW)),
         step_failures=int(row.get("StepFailures", 0)),
         first_part=min(int(row.get("FirstPart", 0)), count),
+        reopened_at=_time(row.get("ReopenedAt")),
         status_seq=int(row.get("StatusSeq", 0)),
         listed_seq=int(row.get("ListedSeq", -1)),
         row_etag=row.metadata.get("etag"),

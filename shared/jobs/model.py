@@ -134,6 +134,7 @@ class Job:
     # Parts before this index ran before a retry reopened the job: kept for the record (their
     # batches are in summary.json), never sent, merged or counted in the outcome again.
     first_part: int = 0
+    reopened_at: datetime | None = None  # when a person's retry last reopened it
     # Counts status changes, so the listing index never goes back to an older status
     # (jobs/listing.py); listed_seq: the change the listing index is known to hold.
     status_seq: int = field(default=0, compare=False)
@@ -162,6 +163,11 @@ class Job:
         """Open jobs are polled; a finished job stays open until its files are cleaned up, or
         while a retry request waits for its worker."""
         return not (self.is_terminal and self.cleaned) or self.retry is not None
+
+    @property
+    def opened_at(self) -> datetime:
+        """When this run began: the upload, or the retry that reopened the job."""
+        return self.reopened_at or self.created_at
 
     @property
     def current_parts(self) -> tuple[Part, ...]:

@@ -131,6 +131,7 @@ def reopen(deps: Deps, job: Job) -> Job:
         JobStatus.SUBMITTING,
         parts=job.parts + parts,
         first_part=len(job.parts),
+        reopened_at=utcnow(),
         cleaned=False,
         retry=None,
         stop=None,  # an applied cancel: this run is a new one

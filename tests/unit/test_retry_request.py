@@ -5,7 +5,9 @@ order with attempts counted on; and every reason it is refused, when asked and w
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import orjson
@@ -15,7 +17,7 @@ from shared.batches.service import RemoteBatch
 from shared.completion import complete_job
 from shared.intake.receive import record_job
 from shared.jobs.meta import JobMeta
-from shared.jobs.model import Job, JobStatus, Part, StopReason
+from shared.jobs.model import ALERT, Job, JobStatus, Part, StopReason
 from shared.lifecycle.give_up import give_up
 from shared.lifecycle.operator import NotAllowed, ask_cancel, ask_retry
 from shared.lifecycle.reopen import Storage
@@ -227,3 +229,16 @@ def test_a_second_cancel_says_one_is_pending_and_a_finished_job_refuses():
     with pytest.raises(NotAllowed, match="completed"):
         ask_cancel(deps.store, done.job_id, "test")
     assert ask_cancel(deps.store, "nope", "test") is None
+
+
+def test_a_retried_job_counts_its_age_from_the_retry(caplog):
+    deps = make_deps(Answers({}), BATCH_STUCK_HOURS="1")
+    job = finished(deps, [answer("a", status=400)])
+    stored = deps.store.get(job.job_id)
+    deps.store.save(replace(stored, created_at=stored.created_at - timedelta(hours=3)))
+    ask_retry(Storage.of(deps), job.job_id, "test")
+    caplog.set_level(logging.ERROR)
+    poll_all(deps)
+    reopened = deps.store.get(job.job_id)
+    assert not reopened.is_terminal and reopened.reopened_at is not None
+    assert not [r for r in caplog.records if ALERT in r.getMessage()]  # not stuck: just reopened
