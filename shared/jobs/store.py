@@ -206,6 +206,12 @@ class TableJobStore:
 
     def forget(self, job_id: str) -> None:
         self.table.delete_entity(rows.open_partition(job_id), job_id)  # no error if gone
+        # A retry asked meanwhile (its row first, then the index) must not be lost with it.
+        try:
+            self.table.get_entity(job_id, rows.RETRY_ROW)
+        except ResourceNotFoundError:
+            return
+        self.table.upsert_entity({"PartitionKey": rows.open_partition(job_id), "RowKey": job_id})
 
     def open_jobs(self) -> Iterator[Job]:
         for job_id in self.open_job_ids():

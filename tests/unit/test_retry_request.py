@@ -242,3 +242,14 @@ def test_a_retried_job_counts_its_age_from_the_retry(caplog):
     reopened = deps.store.get(job.job_id)
     assert not reopened.is_terminal and reopened.reopened_at is not None
     assert not [r for r in caplog.records if ALERT in r.getMessage()]  # not stuck: just reopened
+
+
+def test_a_retry_asked_while_the_job_closes_is_not_lost():
+    deps = make_deps(Answers({}))
+    job = finished(deps, [answer("a", status=400)])
+    closing = deps.store.get(job.job_id)  # read before the retry was asked
+    assert deps.store.request_retry(job.job_id, "test")
+    deps.store.save(closing.changed(cleaned=True))  # its save forgets the job: not the retry
+    assert job.job_id in set(deps.store.open_job_ids())
+    poll_all(deps)
+    assert deps.store.get(job.job_id).first_part == 1
