@@ -91,15 +91,21 @@ class Connection:
 
 
 def _storage(args: argparse.Namespace, env: Mapping[str, str]) -> StorageSettings:
-    connection = args.connection_string or env.get(CONNECTION) or env.get(STORAGE)
-    account_url = args.account_url or env.get(ACCOUNT_URL)
-    if args.account:
-        account_url = account_url or f"https://{args.account}.blob.core.windows.net"
-    if connection and not (args.account_url or args.account):
-        return StorageSettings(connection_string=connection)
-    if not account_url:
+    """Flags first, then the CLI's own variables, then the app's AzureWebJobsStorage."""
+    account = f"https://{args.account}.blob.core.windows.net" if args.account else None
+    given = [
+        ("connection", args.connection_string),
+        ("url", args.account_url or account),
+        ("connection", env.get(CONNECTION)),
+        ("url", env.get(ACCOUNT_URL)),
+        ("connection", env.get(STORAGE)),
+    ]
+    kind, value = next(((k, v.strip()) for k, v in given if v and v.strip()), ("", ""))
+    if kind == "connection":
+        return StorageSettings(connection_string=value)
+    if not value:
         raise ConnectError(MISSING)
-    blob = account_url.rstrip("/")
+    blob = value.rstrip("/")
     table = (args.table_url or env.get(TABLE_URL) or _table_url(blob)).rstrip("/")
     return StorageSettings(service_uris={"blob": blob, "table": table})
 
