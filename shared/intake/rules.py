@@ -18,6 +18,11 @@ CONTEXT_WARNING = (
 )
 
 
+# No deployment name is this long (the portal allows 64 characters); a longer one is a mistake,
+# and it would not fit the job table's columns whole.
+MAX_DEPLOYMENT = 255
+
+
 class Checker:
     """File-wide rules: unique custom_id, allowed deployments, what fits in a batch."""
 
@@ -33,6 +38,8 @@ class Checker:
         first = self._seen.setdefault(request.custom_id, request.line)
         if first != request.line:
             return _duplicate(request, first)
+        if len(request.deployment) > MAX_DEPLOYMENT:
+            return _long_deployment(request)
         if self._allowed and request.deployment not in self._allowed and request.deployment:
             return _not_allowed(request, self._allowed)
         if len(request.body_json) + 6 * len(request.custom_id) + 80 > self._max_bytes:
@@ -65,6 +72,17 @@ def _duplicate(request: Request, first: int) -> Problem:
         "duplicate_custom_id",
         f"Line {request.line}: custom_id {request.custom_id!r} already used "
         f"on line {first}; each request needs its own.",
+        request.custom_id,
+    )
+
+
+def _long_deployment(request: Request) -> Problem:
+    return Problem(
+        request.line,
+        "deployment_name_too_long",
+        f"Line {request.line}: the deployment name is {len(request.deployment):,} characters; "
+        f"deployment names are at most {MAX_DEPLOYMENT}. Put the deployment's name in "
+        '"body.model" (or the folder\'s _job.json "deployment").',
         request.custom_id,
     )
 

@@ -132,7 +132,9 @@ def release_quietly(store: JobStore, job: Job, failure: str | None = None) -> No
         return
     current = replace(current, lease=lease)
     if failure is not None:
-        current = current.changed(step_failures=current.step_failures + 1, last_error=failure)
+        # A finished job keeps the reason it finished with; the count still bounds retries.
+        error = current.last_error if current.is_terminal else failure
+        current = current.changed(step_failures=current.step_failures + 1, last_error=error)
     try:
         store.save(current, release=True)
     except Conflict:

@@ -10,7 +10,7 @@ from shared.batches.track import save_progress
 from shared.deps import Deps
 from shared.jobs.lease import run_leased
 from shared.jobs.model import Job, JobStatus, StopReason
-from shared.lifecycle.cleanup import cleanup
+from shared.lifecycle.cleanup import cleanup, close_anyway
 from shared.lifecycle.give_up import give_up, supersede
 from shared.lifecycle.handover import hand_to_completion, is_stale, requeue_if_stale
 from shared.lifecycle.prepare import prepare
@@ -36,7 +36,7 @@ def step_for(job: Job, settings_lease: float, max_failures: int) -> Step | None:
     """The step the job's state calls for; None when there is nothing to do."""
     if job.is_terminal:
         if not job.cleaned:
-            return cleanup
+            return close_anyway if job.step_failures >= max_failures else cleanup
         return reopen if job.retry is not None else None  # a person asked to retry it
     if job.step_failures >= max_failures:
         return give_up

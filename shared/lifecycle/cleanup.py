@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from shared.batches.files import delete_part_files
-from shared.jobs.model import FINAL, Job
+from shared.jobs.model import ALERT, FINAL, Job
 from shared.storage import blobs
 from shared.storage.names import JOB_META, work_prefix
 
@@ -27,4 +27,19 @@ def cleanup(deps: Deps, job: Job) -> Job:
     keep = {prefix + JOB_META} if job.status in FINAL and job.failed > 0 else set()
     removed = blobs.delete_prefix(deps.work, prefix, keep)
     log.info("job %s cleaned up (%d work files)", job.job_id, removed)
+    return deps.store.save(job.changed(cleaned=True), release=True)
+
+
+def close_anyway(deps: Deps, job: Job) -> Job:
+    """A finished job whose clean-up keeps failing is closed rather than retried for ever;
+    what it leaves is named in the log (uploads expire after 14 days at the service)."""
+    files = [f for p in job.parts for f in (p.file_id, p.output_file_id, p.error_file_id) if f]
+    log.error(
+        "%s job %s: clean-up failed %d times; closed anyway, leaving files %s and work folder %s",
+        ALERT,
+        job.job_id,
+        job.step_failures,
+        ", ".join(files) or "none",
+        work_prefix(job.job_id),
+    )
     return deps.store.save(job.changed(cleaned=True), release=True)

@@ -19,15 +19,21 @@ def answer_text(response: Any) -> str | None:
     choices = response.get("choices")
     if isinstance(choices, list) and choices:
         first = choices[0] if isinstance(choices[0], dict) else {}
-        return (first.get("message") or {}).get("content")
+        message = first.get("message")
+        content = message.get("content") if isinstance(message, dict) else None
+        return content if isinstance(content, str) else None
     texts = [
         c.get("text", "")
-        for item in response.get("output") or []
+        for item in _items(response.get("output"))
         if isinstance(item, dict) and item.get("type") == "message"
-        for c in item.get("content") or []
+        for c in _items(item.get("content"))
         if isinstance(c, dict) and c.get("type") == "output_text"
     ]
     return "".join(texts) if texts else None
+
+
+def _items(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def finish_reason(response: Any) -> str | None:

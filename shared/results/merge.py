@@ -115,16 +115,29 @@ def kept_result(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _answer(line: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
-    """(response body, error) from one output or error line of the service."""
+    """(response body, error) from one output or error line of the service; a line whose
+    shape is not the documented one fails its request with a clear code, never a crash."""
     response = line.get("response") or {}
+    if not isinstance(response, dict):
+        return None, _odd_shape("its `response` is not an object")
     status = response.get("status_code")
     body = response.get("body")
     if line.get("error"):
         return body, _error(line["error"], status)
+    if body is not None and not isinstance(body, dict):
+        return None, _odd_shape("its response `body` is not an object")
     if isinstance(status, int) and 200 <= status < 300:
         return body, None
     detail = body.get("error") if isinstance(body, dict) else None
     return body, _error(detail or {}, status)
+
+
+def _odd_shape(what: str) -> dict[str, Any]:
+    return {
+        "code": "unexpected_output_shape",
+        "message": f"The service's answer for this request is not in the documented shape: {what}.",
+        "status_code": None,
+    }
 
 
 def _error(detail: Any, status: object) -> dict[str, Any]:

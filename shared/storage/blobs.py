@@ -7,6 +7,7 @@ from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from azure.core import MatchConditions
+from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
 
 CONTENT_TYPES = {
@@ -57,10 +58,18 @@ def upload_file(container: ContainerClient, name: str, path: Path) -> None:
 def delete_prefix(
     container: ContainerClient, prefix: str, keep: Collection[str] = frozenset()
 ) -> int:
-    """Delete every blob under `prefix` but those named in `keep`; how many were deleted."""
-    names = [b.name for b in container.list_blobs(name_starts_with=prefix) if b.name not in keep]
+    """Delete every blob under `prefix` but those named in `keep`; how many were deleted. A
+    container or blob already gone is nothing to do."""
+    try:
+        found = container.list_blobs(name_starts_with=prefix)
+        names = [b.name for b in found if b.name not in keep]
+    except ResourceNotFoundError:
+        return 0
     for name in names:
-        container.delete_blob(name, delete_snapshots="include")
+        try:
+            container.delete_blob(name, delete_snapshots="include")
+        except ResourceNotFoundError:
+            pass
     return len(names)
 
 

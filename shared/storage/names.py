@@ -45,9 +45,10 @@ def output_prefix(name: str) -> str:
     - `dir/stem.jsonl` -> `dir/stem` when the stem has no `.` or `~` (the common case);
     - any other plain name -> the name itself, extension included (`dir/x.csv`, `dir/x.v2.jsonl`,
       `dir/X.JSONL`), so `x.jsonl` and `x.csv` side by side get `x/` and `x.csv/`;
-    - a name with empty, `.` or `..` segments, a backslash, no extension, or one that already
-      ends like a hashed folder, and any folder too long for Azure's 1,024-character blob
-      names -> a readable prefix plus `~` and 16 hex digits of the name's SHA-256.
+    - a name with empty, `.` or `..` segments (also percent-encoded), a backslash, no
+      extension, or one that already ends like a hashed folder, and any folder too long for
+      Azure's 1,024-character blob names -> a readable prefix plus `~` and 16 hex digits of
+      the name's SHA-256.
 
     The three kinds cannot meet: the first has no `.` in its last segment, the second has
     one and does not end in `~<hash>`, the third always does.
@@ -55,7 +56,12 @@ def output_prefix(name: str) -> str:
     segments = name.split("/")
     last = segments[-1]
     stem, dot, ext = last.rpartition(".")
-    plain = all(_plain(s) for s in segments) and bool(stem) and not HASHED.search(last)
+    plain = (
+        all(_plain(s) for s in segments)
+        and bool(stem)
+        and not HASHED.search(last)
+        and unsafe_name(name) is None
+    )
     if plain and ext == "jsonl" and "." not in stem and "~" not in stem:
         folder = "/".join([*segments[:-1], stem])
     elif plain and dot:
@@ -75,8 +81,11 @@ def _plain(segment: str) -> bool:
 
 
 def _readable(segment: str) -> str:
-    """A segment that no tool reads as a path step: `.`, `..` and backslashes neutralised."""
-    return "_" if segment in (".", "..") else segment.replace("\\", "_")
+    """A segment that no tool reads as a path step: `.`, `..` (also percent-encoded) and
+    backslashes neutralised."""
+    if unsafe_name(segment) is not None and "\\" not in segment:
+        return "_"
+    return segment.replace("\\", "_")
 
 
 def _hashed(readable: str, name: str) -> str:
