@@ -134,7 +134,7 @@ def _advance_one(deps: Deps, job_id: str, deadline: float, report: TickReport) -
 
 def _warn_if_stuck(deps: Deps, job: Job) -> None:
     """A job still open long after any batch could have ended needs a person (I3)."""
-    age = utcnow() - job.created_at
+    age = utcnow() - job.opened_at  # a retried job counts from its retry
     stuck_hours = deps.settings.stuck_hours
     if job.is_terminal or age <= timedelta(hours=stuck_hours):
         return

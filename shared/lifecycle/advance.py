@@ -17,6 +17,7 @@ from shared.lifecycle.give_up import give_up, supersede
 from shared.lifecycle.handover import hand_to_completion, is_stale, requeue_if_stale
 from shared.lifecycle.pause import config_problem, end_wait, overdue, pause
 from shared.lifecycle.prepare import prepare
+from shared.lifecycle.reopen import reopen
 from shared.misconfig import Misconfigured
 
 log = logging.getLogger(__name__)
@@ -38,9 +39,9 @@ STEPS: dict[JobStatus, Step] = {
 def step_for(job: Job, settings_lease: float, max_failures: int) -> Step | None:
     """The step the job's state calls for; None when there is nothing to do."""
     if job.is_terminal:
-        if job.cleaned:
-            return None
-        return close_anyway if job.step_failures >= max_failures else cleanup
+        if not job.cleaned:
+            return close_anyway if job.step_failures >= max_failures else cleanup
+        return reopen if job.retry is not None else None  # a person asked to retry it
     if job.step_failures >= max_failures:
         return give_up
     if job.is_paused:

@@ -145,8 +145,9 @@ def test_http_functions_are_routed_by_prefix_template_and_method(app_env, host):
     server = serve(host, port=0)
     base = f"http://127.0.0.1:{server.server_port}"
     try:
-        assert get(f"{base}/api/jobs") == (200, [])
-        assert get(f"{base}/API/Jobs?status=open") == (200, [])
+        empty = {"jobs": [], "next": None}
+        assert get(f"{base}/api/jobs") == (200, empty)
+        assert get(f"{base}/API/Jobs?status=open") == (200, empty)
         assert get(f"{base}/api/jobs/nope") == (404, {"error": "no such job"})  # the function
         assert get(f"{base}/api/jobs/nope/cancel", "POST") == (404, {"error": "no such job"})
         no_route = {"error": "no function matches this method and route"}

@@ -202,7 +202,7 @@ def test_cancel_through_the_http_api(app_env, host, emulator):
     server = serve(host.app, port=0)
     base = f"http://127.0.0.1:{server.server_port}/api"
     try:
-        [listed] = json.loads(urllib.request.urlopen(f"{base}/jobs").read())
+        [listed] = json.loads(urllib.request.urlopen(f"{base}/jobs").read())["jobs"]
         assert listed["status"] == "in_progress" and listed["input"]["name"] == "cancel-me.jsonl"
         request = urllib.request.Request(f"{base}/jobs/{listed['job_id']}/cancel", method="POST")
         assert urllib.request.urlopen(request).status == 202
