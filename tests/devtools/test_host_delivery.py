@@ -100,7 +100,7 @@ def test_binding_settings_and_the_schedule_are_checked(app_env, host, monkeypatc
     app_env(POLL_SCHEDULE="*/10 * * * * *")
     assert host.check() == []
     assert host.schedule() == "*/10 * * * * *"
-    monkeypatch.setenv("POLL_SCHEDULE", "*/5 * * * *")
+    monkeypatch.setenv("POLL_SCHEDULE", "*/5 * * *")  # four fields: neither form Azure reads
     [problem] = host.check()
     assert "The 'poll_batches' function is in error" in problem and "six fields" in problem
     monkeypatch.delenv("POLL_SCHEDULE")
