@@ -55,7 +55,7 @@ def test_csv_names_never_collide_however_the_inputs_are_named():
     assert len(set(header)) == len(header)
     assert header == [
         "custom_id", "line", "status",
-        "input.status", "input.input.status", "input.answer", "input.line",
+        "input.input.status", "input.status", "input.answer", "input.line",
         "answer.status", "answer.answer", "city",
         "error", "finish_reason", "raw_answer",
     ]  # fmt: skip
