@@ -13,9 +13,10 @@ KINDS = {
     ".ndjson": "jsonl",
     ".json": "json",
     ".csv": "csv",
-    ".tsv": "csv",
+    ".tsv": "tsv",  # CSV whose separator is a tab, whatever the header holds
     ".txt": "text",
 }
+TABLES = {"csv": None, "tsv": "\t"}  # the CSV kinds and the separator each fixes (None: chosen)
 UNSUPPORTED = "unsupported"
 EXTENSIONS = ".jsonl, .json, .csv, .tsv or .txt"
 FIX_JSONL = (
@@ -25,7 +26,7 @@ FIX_JSONL = (
 
 
 def file_kind(name: str) -> str:
-    """jsonl | json | csv | text by the name's extension; `unsupported` for any other name."""
+    """jsonl | json | csv | tsv | text by the name's extension; `unsupported` for any other."""
     base = name.rsplit("/", 1)[-1].lower()
     dot = base.rfind(".")
     return KINDS.get(base[dot:], UNSUPPORTED) if dot > 0 else UNSUPPORTED

@@ -49,7 +49,7 @@ def native(cid: str, text: str = "hi") -> dict:
         ("x.ndjson", "jsonl"),
         ("x.json", "json"),
         ("x.csv", "csv"),
-        ("x.TSV", "csv"),
+        ("x.TSV", "tsv"),
         ("notes.txt", "text"),
         ("sheet.xlsx", "unsupported"),
         ("data.jsonl.gz", "unsupported"),
