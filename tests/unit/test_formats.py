@@ -136,6 +136,12 @@ def test_prompt_custom_ids_are_checked_and_unique():
     assert codes(intake) == [(2, "duplicate_custom_id"), (3, "missing_prompt")]
 
 
+def test_an_empty_custom_id_on_a_prompt_line_says_it_may_be_left_out():
+    intake, _ = read(jsonl({"prompt": "a", "custom_id": " "}))
+    assert codes(intake) == [(1, "missing_custom_id")]
+    assert "leave it out" in intake.problems[0].message
+
+
 # --- CSV ----------------------------------------------------------------------------------------
 
 
