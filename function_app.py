@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
+from typing import Any
 
 import azure.functions as func
 import azurefunctions.extensions.bindings.blob as blob
 
 from shared import completion, health, http_api, openapi, poll, upload
 from shared.deps import default_deps
+from shared.lifecycle.operator import NotAllowed
 from shared.telemetry import metrics
 from shared.telemetry import setup as telemetry
 
@@ -53,8 +56,10 @@ def complete_batch(msg: func.QueueMessage) -> None:
 @app.function_name("list_jobs")
 @app.route(route="jobs", methods=["GET"])
 def list_jobs(req: func.HttpRequest) -> func.HttpResponse:
-    limit = _int(req.params.get("limit"), 100)
-    return _json(http_api.list_jobs(default_deps(), req.params.get("status"), limit))
+    try:
+        return _json(http_api.list_jobs(default_deps(), req.params))
+    except http_api.BadRequest as exc:
+        return _json({"error": str(exc)}, 400)
 
 
 @app.function_name("get_job")
@@ -67,11 +72,25 @@ def get_job(req: func.HttpRequest) -> func.HttpResponse:
 @app.function_name("cancel_job")
 @app.route(route="jobs/{job_id}/cancel", methods=["POST"])
 def cancel_job(req: func.HttpRequest) -> func.HttpResponse:
+    return _asked(lambda: http_api.cancel_job(default_deps(), req.route_params["job_id"]))
+
+
+@app.function_name("retry_job")
+@app.route(route="jobs/{job_id}/retry", methods=["POST"])
+def retry_job(req: func.HttpRequest) -> func.HttpResponse:
+    return _asked(lambda: http_api.retry_job(default_deps(), req.route_params["job_id"]))
+
+
+def _asked(ask: Callable[[], dict[str, Any] | None]) -> func.HttpResponse:
+    """202 when the request was written, 200 when one was already pending, 409 when the job
+    cannot do it, 404 when there is no such job."""
     try:
-        view = http_api.cancel_job(default_deps(), req.route_params["job_id"])
-    except ValueError as exc:
+        body = ask()
+    except NotAllowed as exc:
         return _json({"error": str(exc)}, 409)
-    return _json(view, 202) if view else _json({"error": "no such job"}, 404)
+    if body is None:
+        return _json({"error": "no such job"}, 404)
+    return _json(body, 202 if body["requested"] else 200)
 
 
 @app.function_name("health")
@@ -85,10 +104,6 @@ def get_health(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def get_openapi(req: func.HttpRequest) -> func.HttpResponse:
     return _json(openapi.document())
-
-
-def _int(raw: str | None, default: int) -> int:
-    return int(raw) if raw and raw.isdigit() else default
 
 
 def _json(body: object, status: int = 200) -> func.HttpResponse:

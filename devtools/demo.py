@@ -23,6 +23,7 @@ from azure.storage.blob import BlobServiceClient
 from rich.console import Console
 from rich.table import Table
 
+from batchdrop_cli.__main__ import main as batchdrop
 from devtools.azurite import Azurite
 from shared.results.results_csv import answer_text
 
@@ -30,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LOGS = ROOT / ".demo"
 OUTPUTS = LOGS / "output"
 LISTED = 20  # dropped files named one by one; the rest are counted
+TERMINAL = {"completed", "failed", "cancelled", "expired", "rejected", "superseded", "skipped"}
 DEPLOYMENT = "gpt-4o-mini-batch"
 DEMO_KEY = "demo-emulator-key"  # the emulator's own key: local only, guards nothing real
 console = Console()
@@ -72,26 +74,26 @@ def api(port: int, path: str) -> Any:
 
 
 def describe(job: dict[str, Any]) -> str:
-    done = sum(b["completed"] + b["failed"] for b in job["batches"])
-    batches = ", ".join(b["status"] or "not sent yet" for b in job["batches"]) or "-"
+    """One line per job from the API's listing (GET /api/jobs: the job rows, newest first)."""
+    finished = job["status"] in TERMINAL
+    done = job["succeeded"] + job["failed"] if finished else job["requests_done"]
     return (
         f"{job['input']['name']}: [bold]{job['status']}[/] "
-        f"(batches: {batches}; {done}/{job['total']} requests done)"
+        f"(batches: {job['batch_count']}; {done}/{job['total']} requests done)"
     )
 
 
 def wait_for_jobs(port: int, count: int, timeout: float) -> list[dict[str, Any]]:
-    terminal = {"completed", "failed", "cancelled", "expired", "rejected"}
     deadline = time.monotonic() + timeout
     shown: set[str] = set()
     with console.status("waiting for the blob event..."):
         while time.monotonic() < deadline:
-            jobs = api(port, "jobs")
+            jobs = api(port, f"jobs?limit={min(max(count, 1), 200)}")["jobs"]
             for line in map(describe, jobs):
                 if line not in shown:  # one line per change, so it reads well in a log too
                     shown.add(line)
                     console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {line}")
-            if len(jobs) >= count and all(j["status"] in terminal for j in jobs):
+            if len(jobs) >= count and all(j["status"] in TERMINAL for j in jobs):
                 return jobs
             time.sleep(0.5)
     raise SystemExit(f"jobs not finished after {timeout:.0f}s; see the logs in {LOGS}")
@@ -99,7 +101,7 @@ def wait_for_jobs(port: int, count: int, timeout: float) -> list[dict[str, Any]]
 
 def keep_outputs(blobs: BlobServiceClient, job: dict[str, Any], out: Path) -> Path:
     """Download the job's output folder (its own files, not a nested input's) to `out`."""
-    container, prefix = job["output"].split("/", 1)
+    container, prefix = job["output"]["container"], job["output"]["folder"] + "/"
     folder = out / container / prefix
     folder.mkdir(parents=True, exist_ok=True)
     client = blobs.get_container_client(container)
@@ -214,6 +216,12 @@ def drop(blobs: BlobServiceClient, planned: list[tuple[Path, str]]) -> int:
     return sum(is_input(name) for _, name in planned)
 
 
+def list_with_the_cli(connection_string: str) -> None:
+    """The final listing, as a person would ask for it: `batchdrop jobs` (the command line)."""
+    console.print("\n[bold]$ batchdrop jobs[/] (the command line: see the README)")
+    batchdrop(["--connection-string", connection_string, "jobs", "--limit", str(LISTED)])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.demo", description=__doc__)
     parser.add_argument(
@@ -280,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
             wait_for_jobs(port, inputs, args.timeout), key=lambda j: j["input"]["name"]
         ):
             show_results(blobs, job, out, args.preview)
+        list_with_the_cli(azurite.connection_string)
         console.print(f"\noutputs kept in {out}\nlogs: {LOGS}")
     return 0
 

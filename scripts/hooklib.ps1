@@ -15,7 +15,9 @@ function Import-AzdEnv {
 }
 
 # az against the subscription azd deploys to, which need not be the CLI's current one.
-# Returns az's standard output; $LASTEXITCODE tells whether it worked.
+# Returns az's standard output; $LASTEXITCODE tells whether it worked. PowerShell reads a native
+# command's output line by line and drops the line ends, CRLF included (az.cmd from WSL, where
+# hooklib.sh strips the CRs itself).
 function Invoke-Az {
     $azArgs = @($args)
     if ($env:AZURE_SUBSCRIPTION_ID) {

@@ -6,6 +6,7 @@ load_azd_env() {
   azd env get-values > "$values"
   while IFS='=' read -r name value; do
     case "$name" in '' | \#*) continue ;; esac
+    value="$(printf '%s' "$value" | without_cr)"  # azd.exe from WSL ends lines with CRLF
     value="${value#\"}"
     value="${value%\"}"
     export "$name=$value"
@@ -13,13 +14,24 @@ load_azd_env() {
   rm -f "$values"
 }
 
-# az against the subscription azd deploys to, which need not be the CLI's current one.
+# az against the subscription azd deploys to, which need not be the CLI's current one, with
+# its exit status and its output without carriage returns: az.cmd run from WSL ends lines with
+# CRLF, and a value read with its CR ("eastus\r", "10000\r") never equals or compares as the
+# value itself. The output is passed on once az has ended (az's errors still go to stderr).
 azq() {
   if [ -n "${AZURE_SUBSCRIPTION_ID:-}" ]; then
-    az "$@" --subscription "$AZURE_SUBSCRIPTION_ID"
-  else
-    az "$@"
+    set -- "$@" --subscription "$AZURE_SUBSCRIPTION_ID"
   fi
+  azq_status=0
+  azq_output="$(az "$@")" || azq_status=$?
+  if [ -n "$azq_output" ]; then
+    printf '%s\n' "$azq_output" | without_cr
+  fi
+  return "$azq_status"
+}
+
+without_cr() {
+  tr -d '\r'
 }
 
 # Stops the hook when the Azure CLI has no login: every check below needs one.

@@ -89,7 +89,8 @@ function Write-HealthChecks([string] $content) {
     }
 }
 
-# GET /api/health with the default function key; 200 is healthy, 503 names what is not.
+# GET /api/health with the default function key; 200 is healthy, 503 names what is not, 404
+# means the app's functions did not load.
 function Test-Health {
     $functionKey = Get-AppKey 'functionKeys.default'
     if (-not $functionKey) {
@@ -107,7 +108,8 @@ function Test-Health {
         } catch {
             $status = 0
         }
-        if ($status -eq 200 -or $status -eq 404 -or $attempt -ge $healthAttempts) { break }
+        # A 404 is asked again too: right after a deployment the host may still be loading.
+        if ($status -eq 200 -or $attempt -ge $healthAttempts) { break }
         Write-Host "Health: HTTP $status; asking again in ${healthWait}s (role assignments can take minutes)."
         Start-Sleep -Seconds $healthWait
     }
@@ -121,7 +123,13 @@ function Test-Health {
             throw ('Health: FAILING. The app is deployed but cannot work until the checks marked FAIL are ' +
                 'fixed (each says how); then run: azd hooks run postdeploy')
         }
-        404 { Write-Host 'Health: this version of the app has no /api/health; nothing checked.' }
+        404 {
+            # This version has /api/health: a 404 from the host means no function of the app loaded.
+            throw ('Health: HTTP 404 from /api/health: the functions did not load (the host runs, but ' +
+                'function_app.py did not index). Look at Application Insights > Failures or the Log ' +
+                'stream for why (a missing app setting, a package not in requirements.txt), fix it, ' +
+                'then: azd deploy')
+        }
         default {
             throw ("Health: no verdict (HTTP $status). Look at the app's Log stream or Application Insights > " +
                 'Failures, then run: azd hooks run postdeploy')

@@ -100,7 +100,8 @@ print_checks() {
   echo
 }
 
-# GET /api/health with the default function key; 200 is healthy, 503 names what is not.
+# GET /api/health with the default function key; 200 is healthy, 503 names what is not, 404
+# means the app's functions did not load.
 check_health() {
   function_key="$(app_keys functionKeys.default)"
   if [ -z "$function_key" ]; then
@@ -119,9 +120,8 @@ check_health() {
   while :; do
     status="$(curl --silent --show-error --max-time 120 --output "$body" --write-out '%{http_code}' \
       --config "$config")" || status="000"
-    case "$status" in
-      200 | 404) break ;;
-    esac
+    # A 404 is asked again too: right after a deployment the host may still be loading.
+    [ "$status" = "200" ] && break
     [ "$attempt" -ge "$health_attempts" ] && break
     echo "Health: HTTP $status; asking again in ${health_wait}s (role assignments can take minutes)."
     sleep "$health_wait"
@@ -143,7 +143,12 @@ report_health() {
       exit 1
       ;;
     404)
-      echo "Health: this version of the app has no /api/health; nothing checked."
+      # This version has /api/health: a 404 from the host means no function of the app loaded.
+      echo "Health: HTTP 404 from /api/health: the functions did not load (the host runs, but" >&2
+      echo "function_app.py did not index). Look at Application Insights > Failures or the Log" >&2
+      echo "stream for why (a missing app setting, a package not in requirements.txt), fix it," >&2
+      echo "then: azd deploy" >&2
+      exit 1
       ;;
     *)
       echo "Health: no verdict (HTTP $1). Look at the app's Log stream or Application Insights >" >&2

@@ -22,7 +22,7 @@ fi
 : "${AZURE_OPENAI_DEPLOYMENT:?run azd provision first}"
 require_az_login
 
-subscription="${AZURE_SUBSCRIPTION_ID:-$(az account show --query id --output tsv)}"
+subscription="${AZURE_SUBSCRIPTION_ID:-$(az account show --query id --output tsv | without_cr)}"
 url="https://management.azure.com/subscriptions/${subscription}/resourceGroups/${AZURE_RESOURCE_GROUP}"
 url="${url}/providers/Microsoft.CognitiveServices/accounts/${AZURE_OPENAI_ACCOUNT_NAME}"
 url="${url}/deployments/${AZURE_OPENAI_DEPLOYMENT}?api-version=2023-10-01-preview"
@@ -39,7 +39,8 @@ if ! az rest --method patch --url "$url" \
   warn "the PATCH failed (the az error is above)."
   exit 0
 fi
-state="$(az rest --method get --url "$url" --query properties.dynamicThrottlingEnabled --output tsv || true)"
+state="$(az rest --method get --url "$url" --query properties.dynamicThrottlingEnabled --output tsv \
+  | without_cr || true)"
 if [ "$state" = "true" ]; then
   echo "Dynamic quota is on for ${AZURE_OPENAI_DEPLOYMENT}."
 else

@@ -86,12 +86,19 @@ function Get-OwnCapacity {
     return [long] $existing.sku.capacity
 }
 
-function Test-Quota([string] $usageName) {
-    $capacity = 0L
-    if (-not [long]::TryParse($capacityText, [ref] $capacity) -or $capacity -lt 1) {
-        Add-Problem "AZURE_OPENAI_DEPLOYMENT_CAPACITY=$capacityText is not a whole number of thousands of enqueued tokens."
-        return
+# The deployment's capacity must be a whole number Azure can store (the deployment's
+# sku.capacity is a 32-bit integer): anything else stops the preflight with one line.
+function Get-Capacity {
+    $value = 0L
+    if ($capacityText -notmatch '^[0-9]+\z' -or -not [long]::TryParse($capacityText, [ref] $value) -or
+        $value -lt 1 -or $value -gt 2147483647) {
+        [Console]::Error.WriteLine("Preflight: AZURE_OPENAI_DEPLOYMENT_CAPACITY=$capacityText is not a whole number from 1 to 2147483647 (thousands of enqueued tokens); set one: azd env set AZURE_OPENAI_DEPLOYMENT_CAPACITY 10000")
+        exit 1
     }
+    return $value
+}
+
+function Test-Quota([string] $usageName) {
     if (-not $usageName) { return }
     $usage = @(Invoke-AzJson cognitiveservices usage list --location $openAiLocation `
             --query "[?name.value=='$usageName']")
@@ -126,8 +133,9 @@ function Test-Flex {
     }
 }
 
+$capacity = Get-Capacity
 Assert-AzLogin
-Write-Host "Preflight: $model $version as $sku, capacity $capacityText, in $openAiLocation; Flex Consumption in $location."
+Write-Host "Preflight: $model $version as $sku, capacity $capacity, in $openAiLocation; Flex Consumption in $location."
 $usageName = Test-Model
 Test-Quota $usageName
 Test-Flex

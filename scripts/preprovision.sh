@@ -47,6 +47,22 @@ is_count() {
   esac
 }
 
+# The deployment's capacity must be a whole number Azure can store (the deployment's
+# sku.capacity is a 32-bit integer): anything else stops the preflight with one line, before sh
+# would compare it as a number ("[: Illegal number" and a pass). Leading zeros are dropped.
+require_capacity() {
+  case "$capacity" in
+    '' | *[!0-9]*) digits="" ;;
+    *) digits="$(printf '%s' "$capacity" | sed 's/^0*//')" ;;
+  esac
+  if [ -z "$digits" ] || [ "${#digits}" -gt 10 ] \
+    || { [ "${#digits}" -eq 10 ] && [ "$digits" -gt 2147483647 ]; }; then
+    echo "Preflight: AZURE_OPENAI_DEPLOYMENT_CAPACITY=$capacity is not a whole number from 1 to 2147483647 (thousands of enqueued tokens); set one: azd env set AZURE_OPENAI_DEPLOYMENT_CAPACITY 10000" >&2
+    exit 1
+  fi
+  capacity="$digits"
+}
+
 one_line() {
   printf '%s\n' "$1" | sort -u | tr '\n' ' ' | sed 's/ *$//'
 }
@@ -101,10 +117,6 @@ own_capacity() {
 }
 
 check_quota() {
-  if ! is_count "$capacity"; then
-    problem "AZURE_OPENAI_DEPLOYMENT_CAPACITY=$capacity is not a whole number of thousands of enqueued tokens."
-    return 0
-  fi
   if [ -z "$usage_name" ]; then
     return 0
   fi
@@ -120,7 +132,9 @@ check_quota() {
     return 0
   fi
   own="$(own_capacity)"
-  available=$((limit - used + ${own%%.*}))
+  own="${own%%.*}"
+  is_count "$own" || own=0
+  available=$((limit - used + own))
   if [ "$capacity" -gt "$available" ]; then
     problem "The $sku quota $usage_name in $openai_location has room for $available (limit $limit, in use $used," \
       "$own of it by this deployment); AZURE_OPENAI_DEPLOYMENT_CAPACITY is $capacity (thousands of enqueued tokens)." \
@@ -145,6 +159,7 @@ check_flex() {
   problem "$location does not offer $what. Choose another AZURE_LOCATION $fix."
 }
 
+require_capacity
 require_az_login
 echo "Preflight: $model $version as $sku, capacity $capacity, in $openai_location; Flex Consumption in $location."
 check_model

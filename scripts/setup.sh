@@ -50,11 +50,20 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.requirements-stamp
-if [ ! -f "$stamp" ] || [ requirements.txt -nt "$stamp" ] || [ requirements-dev.txt -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ requirements.txt -nt "$stamp" ] || [ requirements-dev.txt -nt "$stamp" ] || [ requirements-cli.txt -nt "$stamp" ]; then
   echo "==> installing Python requirements"
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
   touch "$stamp"
+fi
+# The project itself, editable, for the `batchdrop` command (.venv/bin/batchdrop; its
+# dependencies are the pins above). A .venv that is a link to another checkout's is left as it
+# is: installing would point it here. `python -m batchdrop_cli` works either way.
+project_stamp=.venv/.project-stamp
+if [ ! -L .venv ] && { [ ! -x .venv/bin/batchdrop ] || [ ! -f "$project_stamp" ] || [ pyproject.toml -nt "$project_stamp" ]; }; then
+  echo "==> installing batchdrop (the command line) into .venv"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+  touch "$project_stamp"
 fi
 # checkov and pycep-parser pin many packages of their own: a separate venv keeps them apart.
 infra_stamp=.venv-infra/.requirements-stamp

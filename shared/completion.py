@@ -10,6 +10,7 @@ from shared.jobs.model import Job, JobStatus
 from shared.lifecycle.advance import superseded
 from shared.lifecycle.cleanup import cleanup
 from shared.lifecycle.give_up import give_up, supersede
+from shared.lifecycle.pause import config_problem, pause
 from shared.results.collect import collect
 from shared.results.complete import finish_round
 
@@ -41,6 +42,18 @@ def complete_job(deps: Deps, job_id: str) -> Job | None:
 
 
 def _finish(deps: Deps, job: Job) -> Job:
+    """The merge; a configuration error (a wrong key, a missing output container) pauses the
+    job, and the message is done with: the poller hands the job over again once it resumes."""
+    try:
+        return _merge(deps, job)
+    except Exception as exc:
+        problem = config_problem(exc, deps.settings)
+        if problem is None:
+            raise
+        return pause(deps, job, problem)
+
+
+def _merge(deps: Deps, job: Job) -> Job:
     if job.step_failures >= deps.settings.max_step_failures:
         return cleanup(deps, give_up(deps, job))
     if superseded(job):

@@ -36,6 +36,7 @@ DEFAULTS: dict[str, str | None] = {
     "BATCH_MAX_TOKENS": "0",
     "BATCH_LEASE_SECONDS": "900",
     "BATCH_STUCK_HOURS": "48",
+    "BATCH_CONFIG_WAIT_HOURS": "168",
     "BATCH_CLOCK_SKEW_SECONDS": "60",
     "BATCH_MAX_STEP_FAILURES": "5",
     # Cost estimates: a JSON price table per model over the examples in shared/costs.py.
@@ -106,6 +107,7 @@ class Settings:
     max_tokens: int  # estimated input tokens per batch; 0: no limit
     lease_seconds: float
     stuck_hours: float
+    config_wait_hours: float  # a job waits this long for a wrong setting to be fixed, then fails
     clock_skew_seconds: float  # how far apart workers' clocks may be
     max_step_failures: int  # a step failing this often in a row fails the job
     prices: Mapping[str, Mapping[str, float]]  # model -> price per 1M tokens, over the examples
@@ -147,6 +149,7 @@ class Settings:
             max_tokens=int(_number(get, "BATCH_MAX_TOKENS")),
             lease_seconds=_positive_number(get, "BATCH_LEASE_SECONDS"),
             stuck_hours=_positive_number(get, "BATCH_STUCK_HOURS"),
+            config_wait_hours=_positive_number(get, "BATCH_CONFIG_WAIT_HOURS"),
             clock_skew_seconds=_number(get, "BATCH_CLOCK_SKEW_SECONDS"),
             max_step_failures=_positive_int(get, "BATCH_MAX_STEP_FAILURES"),
             prices=_prices(get("BATCH_PRICES")),

@@ -106,6 +106,8 @@ def _row(
         "model": model,
         "input_tokens": tokens_in,
         "output_tokens": tokens_out,
+        # Reported for what they are; as output tokens they are already in the cost.
+        "reasoning_tokens": _tokens(usage, ("reasoning_tokens",)),
         "tokens": tokens_in + tokens_out,
         "cost": None,
         "standard_cost": None,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from azure.storage.blob import BlobServiceClient, ContainerClient
-from azure.storage.queue import QueueClient
+from azure.storage.queue import QueueClient, QueueServiceClient
 
 from shared.batches.azure_openai import OpenAIBatchService, make_client
 from shared.batches.service import BatchService
@@ -22,6 +22,7 @@ class Deps:
     service: BatchService
     blobs: BlobServiceClient
     queue: QueueClient
+    queues: QueueServiceClient | None = None  # the poison queues' counts; None: not watched
 
     @property
     def output(self) -> ContainerClient:
@@ -38,9 +39,10 @@ class Deps:
             settings=settings,
             store=TableJobStore(clients.table_client(storage, settings.jobs_table)),
             service=service
-            or OpenAIBatchService(make_client(settings), settings.openai_api_version),
+            or OpenAIBatchService(make_client(settings), settings.openai_api_version, settings),
             blobs=clients.blob_service(storage),
             queue=clients.queue_client(storage, settings.completion_queue),
+            queues=clients.queue_service(storage),
         )
 
 

@@ -20,19 +20,11 @@ from azure.core.exceptions import (
 
 from shared.batches.azure_openai import make_client
 from shared.config import Settings, SettingsError
+from shared.misconfig import openai_fix, storage_fix
 from shared.storage import clients
 
 OPENAI_TIMEOUT = 30.0  # seconds: the post-deploy hook waits 120 for the whole answer
 STORAGE_TRIES = {"retry_total": 1}  # a broken account should fail the check, not stall it
-ROLES = {
-    "blob": "Storage Blob Data Contributor",
-    "queue": "Storage Queue Data Contributor",
-    "table": "Storage Table Data Contributor",
-}
-OPENAI_ROLE = (
-    "the batchdrop Azure OpenAI batch role (or Cognitive Services OpenAI Contributor, see "
-    "BATCHDROP_CUSTOM_OPENAI_ROLE) on the Azure OpenAI resource"
-)
 PROBE_PREFIX = "_health/"
 
 
@@ -134,7 +126,7 @@ def _storage(
     except (ClientAuthenticationError, HttpResponseError) as exc:
         if exc.status_code not in (401, 403):
             return Check(label, False, _brief(exc), f"check {setting} and AzureWebJobsStorage")
-        return Check(label, False, f"access denied: {_brief(exc)}", _storage_fix(settings, kind))
+        return Check(label, False, f"access denied: {_brief(exc)}", storage_fix(settings, kind))
     except ServiceRequestError as exc:
         return Check(
             label,
@@ -142,15 +134,6 @@ def _storage(
             f"cannot reach the {kind} service: {_brief(exc)}",
             "check AzureWebJobsStorage (__accountName or __<service>ServiceUri in Azure)",
         )
-
-
-def _storage_fix(settings: Settings, kind: str) -> str:
-    if settings.storage.connection_string:
-        return "check the account name and key in the AzureWebJobsStorage connection string"
-    return (
-        f"give the app's identity (AzureWebJobsStorage__clientId) {ROLES[kind]} on the storage "
-        "account; new role assignments can take a few minutes to apply"
-    )
 
 
 # --- Azure OpenAI -------------------------------------------------------------------------
@@ -185,27 +168,9 @@ def openai_check(settings: Settings) -> Check:
 
 
 def _openai_fix(settings: Settings, exc: openai.APIStatusError) -> str:
-    if exc.status_code == 404:
-        version = settings.openai_api_version
-        hint = (
-            f"; AZURE_OPENAI_API_VERSION {version!r} must be one with batch (2024-10-21 or "
-            "later), or unset it for the v1 API"
-            if version
-            else ""
-        )
-        return (
-            "AZURE_OPENAI_ENDPOINT must be the resource's address, e.g. "
-            f"https://<resource>.openai.azure.com (it is {settings.openai_endpoint}){hint}"
-        )
-    if exc.status_code == 401 and settings.openai_api_key:
-        return (
-            "AZURE_OPENAI_API_KEY is not a key of this resource: fix it, or unset it for Entra ID"
-        )
-    if exc.status_code in (401, 403):
-        return (
-            f"give the app's identity (AZURE_CLIENT_ID) {OPENAI_ROLE}, and check that "
-            "AZURE_OPENAI_ENDPOINT is that resource; new role assignments take minutes to apply"
-        )
+    # The same words a job waiting for this setting shows (shared/misconfig.py).
+    if exc.status_code in (401, 403, 404):
+        return openai_fix(settings, exc.status_code)[1]
     return "see the detail; the service may be busy (ask again later)"
 
 

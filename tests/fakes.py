@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,9 +47,9 @@ class FakeTable:
             return self._row(partition_key, row_key)
 
     def query_entities(self, query_filter: str, parameters: dict | None = None, **_kw: Any):
-        match = _QUERY[query_filter]
+        match = odata_filter(query_filter)
         with self.lock:
-            keys = sorted(k for k in self.rows if match(k, parameters or {}))
+            keys = sorted(k for k in self.rows if match(self.rows[k][0], parameters or {}))
             return [self._row(*k) for k in keys]
 
     def create_entity(self, entity: dict[str, Any], **_kw: Any) -> dict[str, Any]:
@@ -81,6 +81,10 @@ class FakeTable:
                 options = op[2] if len(op) > 2 else {}
                 key = (entity["PartitionKey"], entity["RowKey"])
                 self._check(staged, index, kind, key, options)
+                if kind == "delete":
+                    del staged[key]
+                    results.append({})
+                    continue
                 old = staged.get(key, ({}, ""))[0]
                 merge = str(options.get("mode") or "merge").lower().endswith("merge")
                 new = {**old, **entity} if merge and kind != "create" else entity
@@ -99,7 +103,7 @@ class FakeTable:
 
         if kind == "create" and key in staged:
             fail(409, "EntityAlreadyExists")
-        if kind == "update":
+        if kind in ("update", "delete"):
             if key not in staged:
                 fail(404, "ResourceNotFound")
             if options.get("etag") and staged[key][1] != options["etag"]:
@@ -112,11 +116,55 @@ class FakeTable:
         return row
 
 
-_QUERY = {
-    "PartitionKey eq @pk": lambda k, p: k[0] == p["pk"],
-    "PartitionKey ge @lo and PartitionKey lt @hi": lambda k, p: p["lo"] <= k[0] < p["hi"],
-    "RowKey eq @rk": lambda k, p: k[1] == p["rk"],
+Match = Callable[[dict[str, Any], dict[str, Any]], bool]
+COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != b,
+    "gt": lambda a, b: a > b,
+    "ge": lambda a, b: a >= b,
+    "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b,
 }
+
+
+def odata_filter(query: str) -> Match:
+    """The subset of OData filters the store writes: `Name op @param` comparisons joined by
+    `and` / `or`, with parentheses. As in Table Storage, a missing property matches nothing."""
+    tokens = query.replace("(", " ( ").replace(")", " ) ").split()
+    match, end = _either(tokens, 0)
+    assert end == len(tokens), f"unparsed filter: {query!r}"
+    return match
+
+
+def _either(tokens: list[str], at: int) -> tuple[Match, int]:
+    left, at = _both(tokens, at)
+    while at < len(tokens) and tokens[at] == "or":
+        right, at = _both(tokens, at + 1)
+        left = (lambda a, b: lambda row, p: a(row, p) or b(row, p))(left, right)
+    return left, at
+
+
+def _both(tokens: list[str], at: int) -> tuple[Match, int]:
+    left, at = _term(tokens, at)
+    while at < len(tokens) and tokens[at] == "and":
+        right, at = _term(tokens, at + 1)
+        left = (lambda a, b: lambda row, p: a(row, p) and b(row, p))(left, right)
+    return left, at
+
+
+def _term(tokens: list[str], at: int) -> tuple[Match, int]:
+    if tokens[at] == "(":
+        inner, at = _either(tokens, at + 1)
+        assert tokens[at] == ")", tokens
+        return inner, at + 1
+    name, op, param = tokens[at : at + 3]
+    assert param.startswith("@"), f"values are parameters here: {tokens}"
+    compare = COMPARE[op]
+
+    def match(row: dict[str, Any], params: dict[str, Any]) -> bool:
+        return name in row and compare(row[name], params[param[1:]])
+
+    return match, at + 3
 
 
 def FakeStore() -> TableJobStore:  # noqa: N802 - used like a class
@@ -227,7 +275,8 @@ class _Download:
 class FakeContainer:
     """The few container calls the app makes (storage.blobs, the sweep), in memory."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "") -> None:
+        self.container_name = name
         self.blobs: dict[str, bytes] = {}
         self.stamps: dict[str, datetime] = {}
         self.fail_downloads = False
@@ -282,6 +331,12 @@ class _FakeBlob:
     def download_blob(self, **_options: object) -> _Download:
         return self.container.download_blob(self.name)
 
+    def get_blob_properties(self) -> _Blob:
+        for blob in self.container.list_blobs(self.name):
+            if blob.name == self.name:
+                return blob
+        raise ResourceNotFoundError(f"no blob {self.name}")
+
     def acquire_lease(self, **_options: object) -> _FakeLease:
         if self.name in self.container.leased:
             raise HttpResponseError("LeaseAlreadyPresent")
@@ -296,7 +351,10 @@ class FakeBlobService:
         self.containers: dict[str, FakeContainer] = {}
 
     def get_container_client(self, name: str) -> FakeContainer:
-        return self.containers.setdefault(name, FakeContainer())
+        return self.containers.setdefault(name, FakeContainer(name))
+
+    def get_blob_client(self, container: str, name: str) -> _FakeBlob:
+        return self.get_container_client(container).get_blob_client(name)
 
 
 def make_deps(service: FakeService | None = None, **settings: str) -> Deps:

@@ -1,6 +1,7 @@
 """What the Functions host does with a binding before the runtime sees it: %SETTING%
-expansion, the connection's settings, the timer's NCRONTAB schedule and the queue options
-of host.json. Each check fails with the message Azure gives, plus what to change."""
+expansion, the connection's settings for each storage service the trigger uses, the timer's
+NCRONTAB schedule and the queue options of host.json. Each check fails with the message Azure
+gives, plus what to change."""
 
 from __future__ import annotations
 
@@ -13,12 +14,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from croniter import croniter
+from . import ncrontab
 
 SETTING = re.compile(r"%([^%]+)%")
 DEFAULT_CONNECTION = "AzureWebJobsStorage"
-# Identity-based connections are settings that share the connection's name as a prefix.
-IDENTITY_SUFFIXES = ("__accountName", "__blobServiceUri", "__queueServiceUri", "__serviceUri")
+# The storage services each trigger's extension opens with its connection: the blob trigger
+# also keeps its internal queue there (BlobTriggerAttributeBindingProvider gets a blob and a
+# queue client for the connection).
+SERVICES = {"blobTrigger": ("blob", "queue"), "queueTrigger": ("queue",)}
+# TimerSchedule.Create also takes a TimeSpan ("00:05:00"), which Azure runs only on App
+# Service plans; .NET TimeSpan.Parse forms: [-]d, [-][d.]hh:mm[:ss[.ff]].
+TIMESPAN = re.compile(r"\s*-?(\d+|(\d+\.)?\d+:\d+(:\d+(\.\d+)?)?)\s*")
 
 
 class BindingError(ValueError):
@@ -46,34 +52,105 @@ def connection_name(binding: Mapping[str, Any]) -> str:
     return str(binding.get("connection") or DEFAULT_CONNECTION)
 
 
-def check_connection(name: str, env: Mapping[str, str] | None = None) -> None:
-    """A storage connection is a setting holding a connection string, or settings named
-    `<name>__accountName` / `__blobServiceUri` / `__queueServiceUri` for an identity."""
+def check_connection(name: str, trigger_type: str, env: Mapping[str, str] | None = None) -> None:
+    """The connection gives every storage service the trigger needs, as Azure reads it: a
+    setting holding a connection string (`<name>`, or `AzureWebJobs<name>`), or settings
+    sharing `<name>` as a prefix for an identity (Microsoft Learn, "identity-based
+    connections" of the blob and queue extensions):
+
+    - `__blobServiceUri` / `__queueServiceUri` name each service; a blob trigger with
+      `__blobServiceUri` needs `__queueServiceUri` too;
+    - `__serviceUri` alone is the blob service for a blob trigger (its queue is then the one
+      of AzureWebJobsStorage) and the queue service for a queue trigger;
+    - `__accountName` gives every service, for AzureWebJobsStorage only."""
     env = os.environ if env is None else env
-    if env.get(name) or any(env.get(name + suffix) for suffix in IDENTITY_SUFFIXES):
-        return
-    raise BindingError(
-        f"Storage account connection string '{name}' does not exist. Make sure that it is a "
-        f"defined App Setting: set {name} to a connection string, or {name}__accountName "
-        "(with an identity) for an identity-based connection"
+    prefix = _section(name, env)
+    if prefix is None:
+        raise BindingError(
+            f"Storage account connection string '{name}' does not exist. Make sure that it is "
+            f"a defined App Setting: set {name} to a connection string, or "
+            f"{_identity_settings(name, trigger_type)} for an identity-based connection"
+        )
+    if env.get(prefix):
+        return  # a connection string: every service
+    for service in SERVICES.get(trigger_type, ()):
+        if not _serves(prefix, service, trigger_type, env):
+            raise BindingError(
+                f"The connection '{name}' has no {service} service for a {trigger_type}: set "
+                f"{prefix}__{service}ServiceUri (https://<account>.{service}.core.windows.net)"
+                + _account_name_hint(prefix, env)
+            )
+
+
+def _account_name_hint(prefix: str, env: Mapping[str, str]) -> str:
+    if prefix == DEFAULT_CONNECTION:
+        return f" or {prefix}__accountName"
+    if env.get(f"{prefix}__accountName"):
+        return f" ({prefix}__accountName is read for AzureWebJobsStorage only)"
+    return ""
+
+
+def _section(name: str, env: Mapping[str, str]) -> str | None:
+    """The settings prefix Azure reads the connection from (AzureWebJobs<name> first)."""
+    for prefix in (f"AzureWebJobs{name}", name):
+        if env.get(prefix) or any(key.startswith(prefix + "__") and env[key] for key in env):
+            return prefix
+    return None
+
+
+def _serves(prefix: str, service: str, trigger_type: str, env: Mapping[str, str]) -> bool:
+    if env.get(f"{prefix}__{service}ServiceUri"):
+        return True
+    if prefix == DEFAULT_CONNECTION and env.get(f"{prefix}__accountName"):
+        return True
+    if not env.get(f"{prefix}__serviceUri"):
+        return False
+    if service == "blob" or trigger_type == "queueTrigger":
+        return True
+    # The blob trigger's queue, in the serviceUri form: host storage's queue service.
+    host_queue = ("", "__queueServiceUri", "__accountName")
+    return not env.get(f"{prefix}__blobServiceUri") and any(
+        env.get(DEFAULT_CONNECTION + suffix) for suffix in host_queue
     )
 
 
+def _identity_settings(name: str, trigger_type: str) -> str:
+    uris = " and ".join(f"{name}__{s}ServiceUri" for s in SERVICES.get(trigger_type, ("blob",)))
+    return f"{name}__accountName (or {uris})" if name == DEFAULT_CONNECTION else uris
+
+
 def schedule(expression: str) -> str:
-    """Validate a timer schedule: NCRONTAB, six fields, seconds first."""
-    fields = expression.split()
-    if len(fields) != 6 or not croniter.is_valid(expression, second_at_beginning=True):
+    """Validate a timer schedule as Azure's timer extension does (NCrontab, five or six
+    fields); a TimeSpan is refused because Flex Consumption does not run it."""
+    try:
+        ncrontab.parse(expression)
+    except ncrontab.CrontabError as exc:
+        if TIMESPAN.fullmatch(expression):
+            raise BindingError(
+                f"The schedule expression '{expression}' is a TimeSpan, which Azure runs only "
+                "on App Service plans, not on Flex Consumption: use NCRONTAB, e.g. "
+                "'0 */5 * * * *'"
+            ) from None
         raise BindingError(
             f"The schedule expression '{expression}' was not recognized as a valid cron "
-            "expression: use NCRONTAB with six fields, "
-            "'{second} {minute} {hour} {day} {month} {day-of-week}', e.g. '0 */5 * * * *'"
-        )
+            f"expression ({exc}): use NCRONTAB, six fields "
+            "'{second} {minute} {hour} {day} {month} {day-of-week}' (e.g. '0 */5 * * * *') or "
+            "five without the seconds; no L, W, ? or #, and day of week 0-6 (Sunday is 0)"
+        ) from None
     return expression
 
 
 def next_occurrences(expression: str, start: datetime, count: int = 1) -> list[datetime]:
-    found = croniter(schedule(expression), start, second_at_beginning=True)
-    return [found.get_next(datetime) for _ in range(count)]
+    """The next `count` ticks after `start`; fewer (none) for a schedule that never occurs
+    (a February 30th), which Azure accepts and never fires."""
+    parsed = ncrontab.parse(schedule(expression))
+    ticks: list[datetime] = []
+    moment: datetime | None = start
+    while len(ticks) < count and moment is not None:
+        moment = parsed.next_after(moment)
+        if moment is not None:
+            ticks.append(moment)
+    return ticks
 
 
 @dataclass(frozen=True)

@@ -29,17 +29,43 @@ def blob_reference(
     )
 
 
+def supports_deferred_binding(binding: dict[str, Any]) -> bool:
+    """The binding's `properties.SupportsDeferredBinding` as the host reads it (any case,
+    a boolean or its text): the runtime sets it for SDK-type parameters only."""
+    properties = binding.get("properties") or {}
+    flags = [v for k, v in properties.items() if k.lower() == "supportsdeferredbinding"]
+    return bool(flags) and str(flags[0]).lower() == "true"
+
+
+def blob_content(arg_name: str, content: bytes, data_type: str) -> protocol.ParameterBinding:
+    """The blob's content, as the host sends it without deferred binding: text for
+    dataType "string", else bytes (what func.InputStream and bytes parameters decode)."""
+    if data_type.lower() == "string":
+        data = protocol.TypedData(string=content.decode("utf-8-sig"))
+    else:
+        data = protocol.TypedData(bytes=content)
+    return protocol.ParameterBinding(name=arg_name, data=data)
+
+
 def blob_metadata(
-    container: str, name: str, url: str, properties: dict[str, Any]
+    container: str,
+    name: str,
+    url: str,
+    properties: dict[str, Any],
+    binding_data: dict[str, str],
 ) -> dict[str, protocol.TypedData]:
-    """Trigger metadata of a blob event: the path, its {name} and the blob's properties."""
-    return {
-        "BlobTrigger": _string(f"{container}/{name}"),
-        "Uri": _string(url),
-        "name": _string(name),
-        "Properties": _json(properties),
-        "Metadata": _json({}),
-    }
+    """Trigger metadata of a blob event: the path, the blob's properties and the values of
+    the path's parameters (the `{name}` of `inbox/{name}.jsonl` for `inbox/a.jsonl` is `a`)."""
+    metadata = {key: _string(value) for key, value in binding_data.items()}
+    metadata.update(
+        {
+            "BlobTrigger": _string(f"{container}/{name}"),
+            "Uri": _string(url),
+            "Properties": _json(properties),
+            "Metadata": _json({}),
+        }
+    )
+    return metadata
 
 
 def timer_info(

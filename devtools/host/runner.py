@@ -1,6 +1,7 @@
 """The local Functions host: finds blob events, timer ticks and queue messages and delivers
-each through the runtime library, with the host's own rules (settings, connections, NCRONTAB,
-host.json queue options, five tries then the poison queue)."""
+each through the runtime library, with the host's own rules (function and binding names,
+settings, connections per storage service, the Event Grid blob source and path patterns,
+NCRONTAB, host.json queue options, five tries then the poison queue)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError
-from azure.storage.blob import BlobServiceClient
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.storage.blob import BlobClient, BlobServiceClient
 from azure.storage.queue import QueueClient, QueueMessage
 
-from . import bindings, payloads, protocol
+from . import bindings, blobpath, names, payloads, protocol
 from .bindings import BindingError, HostConfig
 from .worker import LoadedFunction, RuntimeWorker
 
@@ -67,14 +68,21 @@ class FunctionHost:
         return found[0]
 
     def check(self) -> list[str]:
-        """Every problem Azure would report when the host starts: unsupported triggers,
-        settings that do not resolve, missing connections, invalid schedules."""
+        """Every problem Azure would report when the host starts: names the host refuses,
+        unsupported triggers, settings that do not resolve, missing connections, blob sources
+        and paths Flex Consumption cannot run, invalid schedules."""
         problems = []
         for fn in self.worker.functions.values():
-            try:
-                self._check_function(fn)
-            except (BindingError, ValueError) as exc:
-                problems.append(f"The '{fn.name}' function is in error: {exc}")
+            found = names.binding_name_problems(fn.bindings)
+            name_problem = names.function_name_problem(fn.name)
+            if name_problem:
+                found.insert(0, name_problem)
+            if not found:
+                try:
+                    self._check_function(fn)
+                except (BindingError, ValueError) as exc:
+                    found.append(str(exc))
+            problems += [f"The '{fn.name}' function is in error: {p}" for p in found]
         return problems
 
     def _check_function(self, fn: LoadedFunction) -> None:
@@ -84,31 +92,85 @@ class FunctionHost:
         for key in ("path", "queueName", "schedule", "route"):
             if key in trigger:
                 bindings.resolve(str(trigger[key]))
-        if fn.trigger_type in ("blobTrigger", "queueTrigger"):
-            bindings.check_connection(bindings.connection_name(trigger))
+        if fn.trigger_type == "blobTrigger":
+            self._check_blob(fn)
+        if fn.trigger_type == "queueTrigger":
+            bindings.check_connection(bindings.connection_name(trigger), fn.trigger_type)
         if fn.trigger_type == "timerTrigger":
             bindings.schedule(bindings.resolve(str(trigger["schedule"])))
 
+    def _check_blob(self, fn: LoadedFunction) -> blobpath.BlobPath:
+        """The blob trigger as Flex Consumption runs it: the Event Grid source only, a path
+        the blob extension accepts, a connection with blob and queue services."""
+        source = str(fn.trigger.get("source") or "LogsAndContainerScan")
+        if source.lower() != "eventgrid":
+            raise BindingError(
+                f"the blob trigger's source is {source} (polling), and Flex Consumption runs "
+                "only the Event Grid source: add source=func.BlobSource.EVENT_GRID to "
+                "@app.blob_trigger and subscribe the container's BlobCreated events to the "
+                "function (scripts/postdeploy.sh does it for this app)"
+            )
+        path = blobpath.parse(bindings.resolve(str(fn.trigger["path"])))
+        bindings.check_connection(bindings.connection_name(fn.trigger), fn.trigger_type)
+        return path
+
     # Blob trigger (Event Grid source): one BlobCreated event per new blob version.
+    def blob_path(self) -> blobpath.BlobPath:
+        return blobpath.parse(bindings.resolve(str(self._only("blobTrigger").trigger["path"])))
+
     def blob_container(self) -> str:
-        return bindings.resolve(str(self._only("blobTrigger").trigger["path"])).split("/", 1)[0]
+        return self.blob_path().container
 
     def deliver_blob(self, name: str, container: str | None = None) -> Any:
-        """Invoke the blob function for one blob event (an SDK-type BlobClient binding)."""
+        """Invoke the blob function for one blob event, as the Functions host does: nothing
+        for a blob outside the trigger's path; model binding data naming the blob when the
+        binding says SupportsDeferredBinding (SDK types such as BlobClient), else the blob's
+        content (func.InputStream, bytes, str)."""
         fn = self._only("blobTrigger")
-        connection = bindings.connection_name(fn.trigger)
-        bindings.check_connection(connection)
-        container = container or self.blob_container()
+        path = self._check_blob(fn)
+        container = container or path.container
+        binding_data = path.match(container, name)
+        if binding_data is None:
+            log.info(
+                "blob %s/%s does not match the trigger path %r: skipped", container, name, path.path
+            )
+            return None
         client = self.blobs.get_blob_client(container, name)
-        data = payloads.blob_reference(str(fn.trigger["name"]), connection, container, name)
-        metadata = payloads.blob_metadata(container, name, client.url, _properties(client))
+        data = self._blob_data(fn, client)
+        if data is None:
+            return None
+        properties = _properties(client)
+        metadata = payloads.blob_metadata(container, name, client.url, properties, binding_data)
         return _returned(self.worker.invoke(fn, [data], metadata))
 
+    def _blob_data(
+        self, fn: LoadedFunction, client: BlobClient
+    ) -> protocol.ParameterBinding | None:
+        arg = str(fn.trigger["name"])
+        if payloads.supports_deferred_binding(fn.trigger):
+            connection = bindings.connection_name(fn.trigger)
+            return payloads.blob_reference(arg, connection, client.container_name, client.blob_name)
+        try:
+            content = client.download_blob().readall()
+        except ResourceNotFoundError:
+            # The blob extension does not trigger on a blob that no longer exists.
+            log.info(
+                "blob %s/%s no longer exists: skipped", client.container_name, client.blob_name
+            )
+            return None
+        return payloads.blob_content(arg, content, str(fn.trigger.get("dataType") or ""))
+
     def new_blobs(self) -> list[tuple[str, str]]:
-        """Blob versions not delivered yet, as Event Grid would announce them."""
-        container = self.blobs.get_container_client(self.blob_container())
+        """Blob versions not delivered yet that the trigger's path matches, as Event Grid
+        would announce them (the host skips the events of the others)."""
+        path = self.blob_path()
+        container = self.blobs.get_container_client(path.container)
         found = [(b.name, b.etag) for b in container.list_blobs()]
-        return [key for key in found if key not in self.seen]
+        return [
+            key
+            for key in found
+            if key not in self.seen and path.match(path.container, key[0]) is not None
+        ]
 
     def deliver_new_blobs(self) -> int:
         delivered = 0
@@ -129,7 +191,7 @@ class FunctionHost:
         fn = self._only("timerTrigger")
         now = datetime.now(UTC)
         try:
-            next_due: datetime | None = bindings.next_occurrences(self.schedule(), now)[0]
+            next_due = next(iter(bindings.next_occurrences(self.schedule(), now)), None)
         except BindingError:
             next_due = None
         info = payloads.timer_info(past_due, self.last_tick, next_due)
@@ -140,7 +202,7 @@ class FunctionHost:
     # Queue trigger.
     def queue(self) -> QueueClient:
         fn = self._only("queueTrigger")
-        bindings.check_connection(bindings.connection_name(fn.trigger))
+        bindings.check_connection(bindings.connection_name(fn.trigger), fn.trigger_type)
         name = bindings.resolve(str(fn.trigger["queueName"]))
         return QueueClient.from_connection_string(self.connection, name)
 
@@ -233,22 +295,26 @@ class FunctionHost:
         timer = self._only("timerTrigger").trigger
         if timer.get("runOnStartup"):
             self._guarded(self.fire_timer)
-        next_tick = bindings.next_occurrences(self.schedule(), datetime.now(UTC))[0]
+        next_tick = self._next_tick(datetime.now(UTC))
         while not self.stop_event.is_set():
             self._guarded(self.deliver_new_blobs)
             next_tick = self._tick_if_due(next_tick)
             self._guarded(self.drain_queue)
             self.stop_event.wait(interval)
 
-    def _tick_if_due(self, due: datetime) -> datetime:
+    def _next_tick(self, after: datetime) -> datetime | None:
+        """None for a schedule that never occurs: Azure accepts it and never fires it."""
+        return next(iter(bindings.next_occurrences(self.schedule(), after)), None)
+
+    def _tick_if_due(self, due: datetime | None) -> datetime | None:
         """Fire once when due; after missed occurrences, one catch-up run marked past due."""
         now = datetime.now(UTC)
-        if now < due:
+        if due is None or now < due:
             return due
-        following = bindings.next_occurrences(self.schedule(), due)[0]
-        past_due = following <= now
+        following = self._next_tick(due)
+        past_due = following is not None and following <= now
         self._guarded(lambda: self.fire_timer(past_due=past_due))
-        return bindings.next_occurrences(self.schedule(), now)[0]
+        return self._next_tick(now)
 
     def _guarded(self, call: Callable[[], Any]) -> None:
         try:

@@ -77,15 +77,16 @@ var logAlertActions = {
   ]
 }
 
-// I3: a job stuck past its deadline, or a batch that disappeared, must reach a person. The app
-// writes such log lines with the word BATCHDROP_ALERT; this rule counts them.
+// I3: a job stuck past its deadline, a batch that disappeared, or a wrong setting that makes
+// jobs wait must reach a person. The app writes such log lines with the word BATCHDROP_ALERT;
+// this rule counts them.
 resource stuckJobsAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   name: '${namePrefix}-stuck-jobs'
   location: location
   tags: tags
   properties: {
     displayName: 'batchdrop: a job needs attention'
-    description: 'The app logged BATCHDROP_ALERT: a job stuck past BATCH_STUCK_HOURS, or a batch that disappeared at Azure OpenAI. The log line names the job.'
+    description: 'The app logged BATCHDROP_ALERT: a job waiting for a wrong setting (the line names the setting and the fix), a job stuck past BATCH_STUCK_HOURS, a batch that disappeared at Azure OpenAI, or messages in a poison queue. The log line names the job or the queue.'
     severity: 2
     enabled: true
     scopes: [

@@ -135,6 +135,9 @@ param leaseSeconds string = '900'
 @description('Optional. Hours after which a job still open is logged as stuck (and the alert fires).')
 param stuckHours string = '48'
 
+@description('Optional. BATCH_CONFIG_WAIT_HOURS: how long a job waits for a wrong setting (key, endpoint, role, container) to be fixed before it fails; keep it under the 14 days Azure OpenAI keeps the files.')
+param configWaitHours string = '168'
+
 @description('Optional. BATCH_CLOCK_SKEW_SECONDS: how far apart worker clocks may be before a lapsed lease is taken over.')
 param clockSkewSeconds string = '60'
 
@@ -333,6 +336,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'BATCH_STUCK_HOURS'
           value: stuckHours
+        }
+        {
+          name: 'BATCH_CONFIG_WAIT_HOURS'
+          value: configWaitHours
         }
         {
           name: 'BATCH_CLOCK_SKEW_SECONDS'

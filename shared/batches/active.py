@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 from shared.batches.stop import stop_parts
 from shared.batches.submit import submit_part
 from shared.batches.track import refresh_part
-from shared.jobs.model import Job, derived_status
+from shared.jobs.explain import waiting_reason
+from shared.jobs.model import Job, JobStatus, derived_status
 from shared.jobs.part import PartPhase
 
 if TYPE_CHECKING:
@@ -36,8 +37,13 @@ def advance_active(deps: Deps, job: Job) -> Job:
 
 
 def _settle(job_id: str, job: Job) -> Job:
-    status = derived_status(job.parts, time.time())
+    """The state the parts' phases make; while waiting for quota, last_error says for what
+    and until when (and says nothing of it once the wait is over)."""
+    now = time.time()
+    status = derived_status(job.parts, now)
+    reason = waiting_reason(job, now) if status == JobStatus.WAITING else ""
+    last_error = reason or ("" if job.status == JobStatus.WAITING else job.last_error)
     if status != job.status:
         log.info("job %s: %s -> %s", job_id, job.status.value, status.value)
-        return job.moved_to(status)
-    return job
+        return job.moved_to(status, last_error=last_error)
+    return job if last_error == job.last_error else job.changed(last_error=last_error)

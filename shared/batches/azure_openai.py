@@ -17,6 +17,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from shared.batches.access import Access, guarded
 from shared.batches.service import (
     FileLimitReached,
     QuotaExceeded,
@@ -45,13 +46,9 @@ EXPIRES_AFTER = {"anchor": "created_at", "seconds": 14 * 24 * 3600}
 FIRST_DATED_VERSION_WITH_EXPIRY = "2025-04-01-preview"
 
 
-PERMANENT = (
-    openai.BadRequestError,
-    openai.AuthenticationError,
-    openai.PermissionDeniedError,
-    openai.NotFoundError,
-    openai.UnprocessableEntityError,
-)
+# Refusals of what was sent. 401 and 403 are never about the file (a key or a role is wrong),
+# and a 404 only when the endpoint itself works (shared/batches/access.py).
+PERMANENT = (openai.BadRequestError, openai.UnprocessableEntityError)
 
 
 def _message(exc: openai.APIStatusError) -> str:
@@ -131,17 +128,25 @@ def _token_provider() -> Any:
 
 
 class OpenAIBatchService:
-    """BatchService over the openai SDK: creates never retried blindly, reads with back-off."""
+    """BatchService over the openai SDK: creates never retried blindly, reads with back-off; a
+    wrong setting raises Misconfigured (shared/misconfig.py), never a refusal of the file."""
 
-    def __init__(self, client: openai.OpenAI, api_version: str | None = None) -> None:
+    def __init__(
+        self,
+        client: openai.OpenAI,
+        api_version: str | None = None,
+        settings: Settings | None = None,
+    ) -> None:
         self.create_client = client.with_options(max_retries=0)
         self.read_client = client.with_options(max_retries=READ_RETRIES)
+        self.access = Access(client, settings)
         self.expiry: Any = (
             EXPIRES_AFTER
             if api_version is None or api_version >= FIRST_DATED_VERSION_WITH_EXPIRY
             else openai.omit
         )
 
+    @guarded
     @retry_create
     def upload(self, filename: str, path: Path) -> RemoteFile:
         def send() -> RemoteFile:
@@ -157,20 +162,24 @@ class OpenAIBatchService:
         def limit(exc: openai.BadRequestError) -> Exception | None:
             return FileLimitReached(str(exc)) if _file_limit(exc) else None
 
-        return _careful(send, limit, lambda: self.find_file(filename))
+        return _careful(send, limit, lambda: self.find_file(filename), self.access)
 
+    @guarded
     def find_file(self, filename: str) -> RemoteFile | None:
         for item in self.read_client.files.list(purpose="batch"):
             if item.filename == filename:
                 return _file(item)
         return None
 
+    @guarded
     def get_file(self, file_id: str) -> RemoteFile | None:
         try:
             return _file(self.read_client.files.retrieve(file_id))
-        except openai.NotFoundError:
+        except openai.NotFoundError as exc:
+            self.access.check_not_found(exc)
             return None
 
+    @guarded
     @retry_create
     def create_batch(self, file_id: str, endpoint: str, metadata: dict[str, str]) -> RemoteBatch:
         def send() -> RemoteBatch:
@@ -186,8 +195,9 @@ class OpenAIBatchService:
         def quota(exc: openai.BadRequestError) -> Exception | None:
             return QuotaExceeded(str(exc)) if _code(exc) == "token_limit_exceeded" else None
 
-        return _careful(send, quota, lambda: self.find_batch(metadata))
+        return _careful(send, quota, lambda: self.find_batch(metadata), self.access)
 
+    @guarded
     def find_batch(self, metadata: dict[str, str]) -> RemoteBatch | None:
         wanted = tuple(sorted(metadata.items()))
         for index, item in enumerate(self._recent_batches()):
@@ -202,18 +212,26 @@ class OpenAIBatchService:
         for item in self.read_client.batches.list(limit=100):
             yield item.to_dict(warnings=False)
 
+    @guarded
     def get_batch(self, batch_id: str) -> RemoteBatch | None:
+        """None when the batch is gone, which fails its part: only once the endpoint answers."""
         try:
             return parse_batch(self.read_client.batches.retrieve(batch_id).to_dict(warnings=False))
-        except openai.NotFoundError:
+        except openai.NotFoundError as exc:
+            self.access.check_not_found(exc)
             return None
 
+    @guarded
     def cancel_batch(self, batch_id: str) -> None:
         try:
             self.read_client.batches.cancel(batch_id)
-        except (openai.ConflictError, openai.NotFoundError):
+        except openai.ConflictError:
             log.info("batch %s already ending; nothing to cancel", batch_id)
+        except openai.NotFoundError as exc:
+            self.access.check_not_found(exc, trust=True)
+            log.info("batch %s is gone; nothing to cancel", batch_id)
 
+    @guarded
     def download(self, file_id: str, dest: Path) -> None:
         # Streams to disk: output files reach hundreds of MB (files.content buffers it all).
         with self.read_client.files.with_streaming_response.content(file_id) as response:
@@ -221,25 +239,33 @@ class OpenAIBatchService:
                 for chunk in response.iter_bytes(1 << 20):
                     out.write(chunk)
 
+    @guarded
     def delete_file(self, file_id: str) -> None:
         try:
             self.read_client.files.delete(file_id)
-        except openai.NotFoundError:
-            log.info("file %s already gone", file_id)
+        except openai.NotFoundError as exc:
+            self.access.check_not_found(exc, trust=True)
+            # Usual: the clean-up deletes again what an earlier step already deleted.
+            log.debug("file %s already gone", file_id)
 
 
 def _careful[T](
     send: Callable[[], T],
     waiting: Callable[[openai.BadRequestError], Exception | None],
     lookup: Callable[[], T | None],
+    access: Access,
 ) -> T:
-    """A create: a 400 is a reason to wait (quota) or a refusal; other 4xx are refusals; an
-    answer lost after the service may have acted is looked up, never blindly repeated."""
+    """A create: a 400 is a reason to wait (quota) or a refusal; a 422, and a 404 on an endpoint
+    that works, are refusals (401 and 403 are wrong settings: see `guarded`); an answer lost
+    after the service may have acted is looked up, never blindly repeated."""
     try:
         return send()
     except openai.BadRequestError as exc:
         raise (waiting(exc) or refused(exc)) from exc
     except PERMANENT as exc:
+        raise refused(exc) from exc
+    except openai.NotFoundError as exc:
+        access.check_not_found(exc)
         raise refused(exc) from exc
     except AMBIGUOUS:
         found = lookup()

@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from shared.jobs.part import Part
+from shared.telemetry import metrics
 
 if TYPE_CHECKING:
     from shared.deps import Deps
@@ -30,6 +31,8 @@ def quota_wait(deps: Deps, part: Part, code: str = "token_limit_exceeded") -> Pa
     if now >= deadline:
         error = {"code": code, "message": GIVE_UP[code].format(hours=hours)}
         return replace(part, batch_id=None, remote_status="failed", errors=(error,), creating=False)
+    if code == "token_limit_exceeded":
+        metrics.record_quota_wait(part.deployment)
     delay = min(deps.settings.quota_backoff_seconds * 2**part.quota_tries, MAX_QUOTA_BACKOFF)
     return replace(
         part,

@@ -16,7 +16,9 @@ class QuotaExceeded(Exception):
 
 
 class Refused(Exception):
-    """A permanent refusal (a 4xx other than 408, 409 and 429): trying again cannot help."""
+    """A permanent refusal of what was sent (400, 422, or a 404 from an endpoint that works):
+    trying again cannot help. A wrong setting (401, 403, a 404 everywhere) is no refusal: it
+    raises shared.misconfig.Misconfigured."""
 
     def __init__(self, error: dict[str, Any]) -> None:
         super().__init__(f"{error.get('code')}: {error.get('message')}")

@@ -11,6 +11,7 @@ from shared.batches.quota import quota_wait
 from shared.batches.service import RemoteBatch
 from shared.jobs.model import ALERT, Conflict, Job, utcnow
 from shared.jobs.part import Part, PartPhase
+from shared.telemetry import events
 
 if TYPE_CHECKING:
     from shared.deps import Deps
@@ -61,12 +62,21 @@ def save_progress(deps: Deps, job: Job) -> Job | None:
         if seen.done:
             return None
         updated = updated.with_part(replace(seen, checked_at=int(now)))
-    if updated.parts == job.parts:
-        return job
+    return job if updated.parts == job.parts else _save(deps, job, updated)
+
+
+def _save(deps: Deps, job: Job, updated: Job) -> Job:
     try:
-        return deps.store.save(updated)
+        saved = deps.store.save(updated)
     except Conflict:
         return job  # someone else moved it on; the next tick reads it afresh
+    if _progress(saved) != _progress(job):  # an event per change, not per tick
+        events.job_progressed(saved)
+    return saved
+
+
+def _progress(job: Job) -> list[tuple[str | None, int, int]]:
+    return [(p.remote_status, p.completed, p.failed) for p in job.parts]
 
 
 def _leased(deps: Deps, job: Job) -> bool:

@@ -1,4 +1,8 @@
-"""CSV input with a header row: one request per row, from its prompt column or the template."""
+"""CSV input with a header row: one request per row, from its prompt column or the template.
+
+The separator is a .tsv's tab, else chosen from the header row as the csv module reads it
+(quotes respected); quoting is strict, so a quote never closed (or closed in the wrong place) is
+one problem naming the line it opened on, never lines silently read as one value."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 
+from shared.intake.csv_quotes import RowText, quote_problem, unclosed_in_row
 from shared.intake.lines import MAX_LINE_BYTES, LongLine
 from shared.intake.model import Intake
 from shared.intake.problem import Problem
@@ -17,7 +22,8 @@ from shared.intake.text import non_utf8, too_long
 if TYPE_CHECKING:
     from shared.intake.options import IntakeOptions
 
-DELIMITERS = (",", ";", "\t")
+DELIMITERS = (",", ";", "\t")  # in order of preference when the header fits several
+NAMES = {";": "semicolon", "\t": "tab"}
 CR_SPLIT = re.compile(r"(?<=\r)")  # keeps each \r with the text before it, as csv expects
 csv.field_size_limit(MAX_LINE_BYTES)  # the default (128 KiB) is less than a long prompt
 
@@ -27,11 +33,17 @@ Lines = Iterable[tuple[int, bytes]]
 class CsvReader:
     """CSV with a header row: one request per row from its prompt column or the template."""
 
-    def __init__(self, options: IntakeOptions, intake: Intake) -> None:
+    def __init__(self, options: IntakeOptions, intake: Intake, delimiter: str | None) -> None:
+        """`delimiter`: the separator the name fixes (a .tsv's tab), or None to choose it."""
         self.options = options
         self.intake = intake
         self.prompts = Prompts(options, intake)
         self.names: list[str] = []
+        self.delimiter = delimiter
+        self.named = delimiter  # the separator the file's name fixes
+        self.row_text = RowText()
+        self.unnamed: list[int] = []  # the header's columns without a name
+        self.unnamed_seen: set[int] = set()  # unnamed columns already reported holding values
         self.intake.format = "csv"
 
     @property
@@ -44,11 +56,12 @@ class CsvReader:
         if first is None:
             return
         delimiter = self._delimiter(first)
-        rows = csv.reader(chain((first,), text), delimiter=delimiter)
+        kept = self.row_text.through(chain((first,), text))
+        rows = csv.reader(kept, delimiter=delimiter, strict=True)
         try:
             yield from self._rows(rows)
-        except csv.Error as exc:
-            self.intake.add_problem(_csv_error(rows.line_num, exc))
+        except csv.Error as exc:  # quoting: the rows after it cannot be told apart
+            self.intake.add_problem(quote_problem(self.row_text, delimiter, rows.line_num, exc))
 
     def _text(self, lines: Lines) -> Iterator[str]:
         """Decoded lines for the csv module; a line that is not UTF-8 is reported, not fatal."""
@@ -68,51 +81,94 @@ class CsvReader:
             yield text.rpartition("\r")[2] + "\n"
 
     def _delimiter(self, header: str) -> str:
-        counts = {d: header.count(d) for d in DELIMITERS}
-        best = max(DELIMITERS, key=lambda d: counts[d])
-        if counts[best] and best != ",":
-            name = "semicolon" if best == ";" else "tab"
-            self.intake.repaired(f"Read the file as {name}-separated values", None)
-            self.intake.delimiter = best
-            return best
-        return ","
+        """The name's separator, else the one under which the header reads best."""
+        best = self.delimiter or choose_delimiter(header, self._needed())
+        if self.delimiter is None and best != ",":
+            self.intake.repaired(f"Read the file as {NAMES[best]}-separated values", None)
+        self.delimiter = self.intake.delimiter = best
+        return best
+
+    def _needed(self) -> tuple[str, ...]:
+        template = self.options.settings.template
+        return template.fields if template is not None else ("prompt",)
 
     def _rows(self, rows: Any) -> Iterator[Item]:
         header = next(rows, None)
+        self.row_text.next_row(rows.line_num + 1)
         if header is None or not self._header(header):
             return
         start = rows.line_num + 1
         for row in rows:
             if any(cell.strip() for cell in row):
-                yield self.row(start, row)
+                yield self.row(start, row, rows.line_num)
             else:
                 self.intake.repaired("Skipped empty rows", start)
             start = rows.line_num + 1
+            self.row_text.next_row(start)
 
     def _header(self, header: list[str]) -> bool:
         """Check the header; False (with the problems reported) when no row can be read."""
         self.names = [name.strip() for name in header]
-        problems = list(header_problems(self.names, self.options))
+        problems = list(header_problems(self.names, self.options, self.named))
         for problem in problems:
             self.intake.add_problem(problem)
-        if "" in self.names:
-            self.intake.repaired("Ignored columns without a name in the header row", None)
+        self.unnamed = [i for i, name in enumerate(self.names) if not name]
+        if self.unnamed:
+            self.intake.repaired(
+                f"Ignored column(s) {', '.join(str(i + 1) for i in self.unnamed)} without a name "
+                "in the header row "
+                "(they hold no values)",
+                None,
+            )
         self.prompts.check_deployment()
         return not problems
 
-    def row(self, number: int, row: list[str]) -> Item:
+    def row(self, number: int, row: list[str], end: int) -> Item:
+        """The request of the row on lines `number` to `end` (a quoted value may span lines)."""
         if len(row) != len(self.names):
-            message = (
-                f"Line {number} has {len(row)} values but the header has {len(self.names)} "
-                "columns; quote values that hold the separator."
-            )
-            return Problem(number, "wrong_column_count", message)
-        values = {name: cell for name, cell in zip(self.names, row, strict=True) if name}
+            return self._wrong_count(number, len(row), end)
+        values = dict(zip(self.names, row, strict=True))
+        if self.unnamed:
+            del values[""]
+            for column in self.unnamed:
+                if row[column].strip():
+                    self._unnamed(number, column, row[column])
         custom_id = values.pop("custom_id", None)
+        if custom_id is not None and not custom_id.strip():
+            custom_id = None  # an empty cell is no id, like a missing column: the line number
         return self.prompts.request(number, values, custom_id)
 
+    def _wrong_count(self, number: int, count: int, end: int) -> Problem:
+        opened = unclosed_in_row(self.row_text, self.delimiter or ",") if end > number else None
+        message = f"Line {number} has {count} values but the header has {len(self.names)} columns"
+        if opened is None:
+            message += "; quote values that hold the separator."
+            return Problem(number, "wrong_column_count", message)
+        message += (
+            f": the quoted value that opens on line {opened} is closed only on line {end}, so "
+            'those lines were read as one value. Close it with " where the value ends, and '
+            'double every " that is part of the text ("").'
+        )
+        return Problem(number, "unclosed_quote", message)
 
-def header_problems(names: list[str], options: IntakeOptions) -> Iterator[Problem]:
+    def _unnamed(self, number: int, column: int, cell: str) -> None:
+        """A value in a column the header gives no name: it would be lost; said once a column."""
+        if column in self.unnamed_seen:
+            return
+        self.unnamed_seen.add(column)
+        shown = cell if len(cell) <= 40 else cell[:40] + "..."
+        message = (
+            f"Line {number}: column {column + 1} has no name in the header row but holds a value "
+            f"({shown!r}), which would be lost; name the column in the header row, or remove it "
+            "(a row index written by a spreadsheet or by pandas, say: to_csv(index=False))."
+        )
+        self.intake.add_problem(Problem(number, "unnamed_column", message))
+
+
+def header_problems(
+    names: list[str], options: IntakeOptions, named: str | None = None
+) -> Iterator[Problem]:
+    """The header's problems; `named` is the separator the file's name fixes (a .tsv's tab)."""
     seen: set[str] = set()
     for name in names:
         if name and name in seen:
@@ -129,21 +185,36 @@ def header_problems(names: list[str], options: IntakeOptions) -> Iterator[Proble
                 f"(columns: {', '.join(n for n in names if n)}).",
             )
     elif "prompt" not in names:
-        yield Problem(1, "missing_prompt_column", _no_prompt_column(names))
+        yield Problem(1, "missing_prompt_column", _no_prompt_column(names, named))
 
 
-def _no_prompt_column(names: list[str]) -> str:
+def _no_prompt_column(names: list[str], named: str | None) -> str:
     near = [n for n in names if n.lower() == "prompt"]
     hint = f' (found "{near[0]}": the name is case-sensitive)' if near else ""
+    if named == "\t" and len(names) == 1 and any(sep in names[0] for sep in ",;"):
+        hint = (
+            f' (the file is named .tsv, so it is read as tab-separated and "{names[0]}" is one '
+            "column: name it .csv if commas or semicolons separate its values)"
+        )
     return (
         f'Line 1: the header has no "prompt" column{hint} and the folder\'s _job.json sets no '
         '"template"; add a prompt column or a template such as "Describe {name}".'
     )
 
 
-def _csv_error(line: int, exc: csv.Error) -> Problem:
-    return Problem(
-        line,
-        "invalid_csv",
-        f"Line {line}: the CSV cannot be read ({exc}); is a quoted value never closed?",
-    )
+def choose_delimiter(header: str, needed: tuple[str, ...]) -> str:
+    """The separator under which the csv module reads the header line best: one that gives the
+    columns the file needs (`prompt`, or the template's), then one whose quotes are only
+    quoting (a separator inside a quoted name does not count), then the most columns; comma
+    first on a tie."""
+    return max(DELIMITERS, key=lambda d: _fit(header, d, needed))
+
+
+def _fit(header: str, delimiter: str, needed: tuple[str, ...]) -> tuple[bool, bool, int]:
+    try:
+        names = next(csv.reader([header], delimiter=delimiter, strict=True), [])
+    except csv.Error:  # a quote this separator leaves open: it does not read the header
+        return (False, False, 0)
+    stripped = {name.strip() for name in names}
+    clean = not any('"' in name for name in names)  # a quote read as text: not its separator
+    return (all(n in stripped for n in needed), clean, len(names))

@@ -1,6 +1,6 @@
-"""Identical content: an input whose bytes, job settings and default deployment a recent job
-already ran. A marker blob per content hash (work container) points at the last job that ran
-it; that job's own summary.json says how it ended.
+"""Identical content: an input whose bytes, file kind (how they are read), job settings and
+default deployment a recent job already ran. A marker blob per content hash (work container)
+points at the last job that ran it; that job's own summary.json says how it ended.
 
 The rule: identical content whose earlier job completed with every request answered less than
 BATCH_DUPLICATE_HOURS ago is not sent again (the summary points at the earlier results); in
@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from shared.intake.job_settings import Used
     from shared.jobs.model import Job
 
-VERSION = b"batchdrop-content-1"
+SAME = "the same bytes, read as the same kind of file, under the same job settings"
+VERSION = b"batchdrop-content-2"  # 2: the file kind is part of the key
 
 
 class Digest:
@@ -38,10 +39,12 @@ class Digest:
             self._hash.update(chunk)
             yield chunk
 
-    def key(self, used: Used | None, deployment: str | None) -> str:
-        """The content key: the bytes, the settings they ran under, the default deployment."""
-        parts = [VERSION, self._hash.digest(), (used.digest if used else "-").encode()]
-        parts.append((deployment or "-").encode())
+    def key(self, used: Used | None, deployment: str | None, kind: str) -> str:
+        """The content key: the bytes, how they are read (formats.file_kind: the same bytes are
+        one prompt per row as .csv, one per line as .txt), the settings they ran under, the
+        default deployment."""
+        parts = [VERSION, self._hash.digest(), kind.encode()]
+        parts += [(used.digest if used else "-").encode(), (deployment or "-").encode()]
         return hashlib.sha256(b"\n".join(parts)).hexdigest()
 
 
@@ -67,9 +70,9 @@ class Earlier:
 
     def skipped(self) -> str:
         return (
-            f"Identical content (the same bytes and job settings) already ran as job "
-            f"{self.job_id} for {self.name}, completed {self.pointer()['completed_at']} with "
-            f"every request answered: its results are in {self.output}. Nothing was sent again "
+            f"Identical content ({SAME}) already ran as job {self.job_id} for {self.name}, "
+            f"completed {self.pointer()['completed_at']} with every request answered: its "
+            f"results are in {self.output}. Nothing was sent again "
             "(BATCH_DUPLICATE_HOURS; change the file, or set it to 0, to run it again)."
         )
 
@@ -81,8 +84,8 @@ class Earlier:
             failed = (doc.get("counts") or {}).get("failed", 0)
             how = f"which ended {doc.get('status')} ({failed} failed) {doc.get('completed_at')}"
         return (
-            f"Identical content (the same bytes and job settings) already ran as job "
-            f"{self.job_id} for {self.name}, {how}; it was sent (and billed) again."
+            f"Identical content ({SAME}) already ran as job {self.job_id} for {self.name}, "
+            f"{how}; it was sent (and billed) again."
         )
 
 

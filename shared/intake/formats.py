@@ -3,8 +3,11 @@ problem for a file whose content is another format than its name says."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
+from shared.intake.lines import LongLine
 from shared.intake.problem import Problem
 
 # The extension decides the reader; nothing else is guessed from the content.
@@ -13,9 +16,10 @@ KINDS = {
     ".ndjson": "jsonl",
     ".json": "json",
     ".csv": "csv",
-    ".tsv": "csv",
+    ".tsv": "tsv",  # CSV whose separator is a tab, whatever the header holds
     ".txt": "text",
 }
+TABLES = {"csv": None, "tsv": "\t"}  # the CSV kinds and the separator each fixes (None: chosen)
 UNSUPPORTED = "unsupported"
 EXTENSIONS = ".jsonl, .json, .csv, .tsv or .txt"
 FIX_JSONL = (
@@ -25,7 +29,7 @@ FIX_JSONL = (
 
 
 def file_kind(name: str) -> str:
-    """jsonl | json | csv | text by the name's extension; `unsupported` for any other name."""
+    """jsonl | json | csv | tsv | text by the name's extension; `unsupported` for any other."""
     base = name.rsplit("/", 1)[-1].lower()
     dot = base.rfind(".")
     return KINDS.get(base[dot:], UNSUPPORTED) if dot > 0 else UNSUPPORTED
@@ -109,3 +113,37 @@ def unfinished(raw: bytes, exc: orjson.JSONDecodeError) -> bool:
         and line[-1:] in (b"{", b"[", b",", b":")
         and "end of data" in str(exc)
     )
+
+
+def not_an_object(number: int, position: int, raw: bytes, in_array: bool) -> Problem | None:
+    """A value of a .json file that is valid JSON but not an object: its position and the fix
+    (None for an object, and for text that is not JSON, which the JSON checks explain)."""
+    if type(raw) is LongLine or raw[:1] == b"{":
+        return None
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    where = f"item {position} of the JSON array" if in_array else f"value {position} of the file"
+    if isinstance(data, str):
+        fix = 'write it as {"prompt": "..."}, or put plain prompts one per line in a .txt file'
+    else:
+        fix = (
+            'each must be a batch request (with "body") or a prompt object such as '
+            '{"prompt": "..."}'
+        )
+    return Problem(
+        number,
+        "not_an_object",
+        f"Line {number}: {where} is {_json_type(data)}, not an object; {fix}.",
+    )
+
+
+def _json_type(data: Any) -> str:
+    if isinstance(data, str):
+        return "a string"
+    if isinstance(data, bool):
+        return "true or false"
+    if isinstance(data, int | float):
+        return "a number"
+    return "an array" if isinstance(data, list) else "null"

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Protocol
 
+from shared.intake.formats import not_an_object
 from shared.intake.lines import LongLine
 from shared.intake.problem import Problem
 
@@ -52,12 +53,14 @@ class JsonReader:
         """Values in order; a prompt object without custom_id gets its position (1, 2, ...),
         as several may start on one line."""
         position = 0
-        for number, value in Scanner(self.max_bytes).values(chunks):
+        scanner = Scanner(self.max_bytes)
+        for number, value in scanner.values(chunks):
             if isinstance(value, Problem):
                 yield value
                 continue
             position += 1
-            yield self.lines.line(number, value, str(position))
+            wrong = not_an_object(number, position, value, scanner.mode == "array")
+            yield wrong or self.lines.line(number, value, str(position))
 
 
 class Scanner:

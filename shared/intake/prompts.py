@@ -42,7 +42,7 @@ class Prompts:
     def request(self, number: int, fields: dict[str, Any], custom_id: object) -> Item:
         cid = checked_custom_id(number, str(number) if custom_id is None else custom_id)
         if isinstance(cid, Problem):
-            return cid
+            return _optional_id(cid) if isinstance(custom_id, str) else cid
         given = self._given(number, fields)
         if isinstance(given, Problem):
             return Problem(given.line, given.code, given.message, cid)
@@ -76,6 +76,17 @@ class Prompts:
         if not isinstance(text, str) or not text.strip():
             return Problem(number, "missing_prompt", _no_prompt(number, template is not None))
         return text
+
+
+def _optional_id(problem: Problem) -> Problem:
+    """A prompt's custom_id is optional: an empty one is better left out, which the fix says."""
+    if problem.code != "missing_custom_id":
+        return problem
+    message = (
+        f"{problem.message} Give it a value, or leave it out: the line number (a .json item's "
+        "position) names the request then."
+    )
+    return Problem(problem.line, problem.code, message, problem.custom_id)
 
 
 def _no_prompt(number: int, templated: bool) -> str:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.batches.split import Splitter
 from shared.intake.csv_input import CsvReader
-from shared.intake.formats import UNSUPPORTED, file_kind, unsupported
+from shared.intake.formats import TABLES, UNSUPPORTED, file_kind, unsupported
 from shared.intake.json_input import JsonReader
 from shared.intake.jsonl import JsonlReader
 from shared.intake.lines import iter_lines
@@ -66,8 +66,8 @@ class Reader(Protocol):
 
 
 def _reader(kind: str, options: IntakeOptions, intake: Intake) -> Reader:
-    if kind == "csv":
-        return CsvReader(options, intake)
+    if kind in TABLES:
+        return CsvReader(options, intake, TABLES[kind])
     if kind == "text":
         return TextReader(options, intake)
     if kind == "json":
@@ -87,7 +87,7 @@ def _text_stream(chunks: Iterator[bytes], intake: Intake, kind: str) -> Iterator
     if problem is not None:
         intake.add_problem(problem)
         return None
-    if kind != "csv" and b"\r\n" in head[: 1 << 16]:  # CSV's own standard line end
+    if kind not in TABLES and b"\r\n" in head[: 1 << 16]:  # CSV's own standard line end
         intake.repaired("Accepted Windows (CRLF) line ends.", None)
     return chain((head,), chunks)
 

@@ -1,5 +1,6 @@
-"""The rows of a job in its own partition of the job table, and of the two indexes: every
-value bounded (shared.jobs.columns), human-readable columns for the portal's Storage browser."""
+"""The rows of a job in its own partition of the job table (job, lease, stop and retry
+requests, parts), and of the open and name indexes (the listing index is jobs/listing.py):
+every value bounded (shared.jobs.columns), human-readable columns for the portal."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ import orjson
 
 from shared.jobs.columns import SHORT, fit, json_list
 from shared.jobs.lease import LeaseState
-from shared.jobs.model import Job, JobStatus, Stop, StopReason
+from shared.jobs.model import Job, JobStatus, Pause, RetryRequest, Stop, StopReason
 from shared.jobs.part import Part
 
 JOB_ROW = "job"
 LEASE_ROW = "lease"
 STOP_ROW = "stop"
+RETRY_ROW = "retry"
 PART_PREFIX = "p"
 OPEN_PREFIX = "open-"  # open-job index: one partition per first hex digit of the job id
 NAME_PREFIX = "name-"  # every version of an input name: one partition per name
@@ -63,6 +65,13 @@ def job_entity(job: Job) -> dict[str, Any]:
         "StopRequested": f"{job.stop.reason.value}: {fit(job.stop.detail)}" if job.stop else "",
         "StepFailures": job.step_failures,
         "Warnings": json_list(job.warnings),
+        "Paused": _pause_text(job.paused),
+        "EstimatedCost": job.estimated_cost,  # USD: None leaves the column out
+        "CostSaving": job.saving,
+        "FirstPart": job.first_part,
+        "ReopenedAt": job.reopened_at or EPOCH,
+        "StatusSeq": job.status_seq,
+        "ListedSeq": job.listed_seq,
     }
 
 
@@ -84,6 +93,15 @@ def stop_entity(job_id: str, reason: StopReason, detail: str) -> dict[str, Any]:
         "PartitionKey": job_id,
         "RowKey": STOP_ROW,
         "Reason": reason.value,
+        "Detail": fit(detail),
+        "RequestedAt": datetime.now(UTC),
+    }
+
+
+def retry_entity(job_id: str, detail: str) -> dict[str, Any]:
+    return {
+        "PartitionKey": job_id,
+        "RowKey": RETRY_ROW,
         "Detail": fit(detail),
         "RequestedAt": datetime.now(UTC),
     }
@@ -136,8 +154,17 @@ def job_from_rows(rows: list[Any]) -> Job | None:
         warnings=tuple(str(w) for w in orjson.loads(row.get("Warnings") or "[]")),
         blob_modified=_time(row.get("BlobModified")),
         stop=_stop(by_key.get(STOP_ROW)),
+        retry=_retry(by_key.get(RETRY_ROW)),
         step_failures=int(row.get("StepFailures", 0)),
+        paused=_pause(row.get("Paused")),
+        estimated_cost=row.get("EstimatedCost"),
+        saving=row.get("CostSaving"),
+        first_part=min(int(row.get("FirstPart", 0)), count),
+        reopened_at=_time(row.get("ReopenedAt")),
+        status_seq=int(row.get("StatusSeq", 0)),
+        listed_seq=int(row.get("ListedSeq", -1)),
         row_etag=row.metadata.get("etag"),
+        stored_status=JobStatus(row["Status"]),
         stored_parts=parts,
         lease=_lease(by_key.get(LEASE_ROW)),
     )
@@ -155,6 +182,26 @@ def _stop(row: Any) -> Stop | None:
     if row is None:
         return None
     return Stop(StopReason(row["Reason"]), row.get("Detail", ""), _aware(row["RequestedAt"]))
+
+
+def _pause_text(pause: Pause | None) -> str:
+    if pause is None:
+        return ""
+    data = {**pause.__dict__, "resume": pause.resume.value, "setting": fit(pause.setting)}
+    return orjson.dumps(data).decode()
+
+
+def _pause(text: str | None) -> Pause | None:
+    if not text:
+        return None
+    data = orjson.loads(text)
+    return Pause(**{**data, "resume": JobStatus(data["resume"])})
+
+
+def _retry(row: Any) -> RetryRequest | None:
+    if row is None:
+        return None
+    return RetryRequest(row.get("Detail", ""), _aware(row["RequestedAt"]))
 
 
 def _lease(row: Any) -> LeaseState:

@@ -48,12 +48,23 @@ GIVE_UP = frozenset({JobStatus.FAILED, JobStatus.SUPERSEDED})
 
 # Every state change must be listed here (docs/reliability.md, I5). The active states move among
 # themselves as parts wait for quota, get batches and end; COMPLETING goes back to SUBMITTING
-# only to send a follow-up batch of retryable requests.
+# only to send a follow-up batch of retryable requests. Any open state may pause in WAITING for
+# a configuration error (a Pause); the step of the paused state then runs again from WAITING, so
+# WAITING also leads wherever RECEIVED and COMPLETING lead.
 ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.RECEIVED: frozenset({JobStatus.REJECTED, JobStatus.SKIPPED, JobStatus.SUBMITTING})
+    | {JobStatus.WAITING}
     | GIVE_UP,
     **{s: (ACTIVE - {s}) | {JobStatus.COMPLETING} | GIVE_UP for s in ACTIVE},
-    JobStatus.COMPLETING: FINAL | {JobStatus.SUBMITTING} | GIVE_UP,
+    JobStatus.WAITING: ACTIVE - {JobStatus.WAITING}
+    | {JobStatus.COMPLETING, JobStatus.REJECTED, JobStatus.SKIPPED}
+    | FINAL
+    | GIVE_UP,
+    JobStatus.COMPLETING: FINAL | {JobStatus.SUBMITTING, JobStatus.WAITING} | GIVE_UP,
+    # The one way out of a final state: a person asked to retry its failed requests
+    # (lifecycle/reopen.py), and the job's worker reopens it with a new round of batches.
+    # Rejected, superseded and skipped jobs sent nothing that could be retried: no way out.
+    **{s: frozenset({JobStatus.SUBMITTING}) for s in FINAL},
 }
 
 
@@ -87,6 +98,27 @@ class Stop:
         return JobStatus.CANCELLED if self.reason == StopReason.CANCEL else JobStatus.SUPERSEDED
 
 
+@dataclass(frozen=True)
+class Pause:
+    """A configuration error (a wrong key, endpoint, role or container) stopped the job's step:
+    the job waits in WAITING, not failed, and the step of `resume` runs again at `retry_at`."""
+
+    resume: JobStatus  # the state whose step runs again
+    setting: str  # what to fix, as the error named it
+    since: int  # epoch seconds: the first error of this run of errors
+    retry_at: int  # epoch seconds: the next try
+    tries: int = 1
+
+
+@dataclass(frozen=True)
+class RetryRequest:
+    """A request to send a finished job's failed requests again, written beside it by anyone
+    (HTTP API, CLI); the job's worker applies it by reopening the job, or refuses it."""
+
+    detail: str
+    requested_at: datetime
+
+
 def job_id_for(container: str, name: str, etag: str) -> str:
     """One id per blob version; hashed because table keys forbid / \\ # ? and control chars."""
     digest = hashlib.sha256(f"{container}\n{name}\n{etag.strip(chr(34))}".encode())
@@ -116,10 +148,28 @@ class Job:
     # When the input blob version was written (the service's clock): the newest version wins.
     blob_modified: datetime | None = None
     stop: Stop | None = None  # a cancel or supersede waiting to be applied, or applied
+    retry: RetryRequest | None = None  # a retry of a finished job waiting to be applied
     step_failures: int = 0  # unexpected failures of the current step in a row
-    # Set by the store: the ETag of the job row this copy was read with, the parts as stored
-    # (so a save writes only what changed), and the job's lease as this worker knows it.
+    # A configuration error's wait (status WAITING); kept while the paused step runs again, so
+    # that a step failing again continues the same wait, and dropped once the job moves on.
+    paused: Pause | None = None
+    estimated_cost: float | None = None  # USD at the price table, once the results are merged
+    saving: float | None = None  # USD against the same tokens at standard (online) prices
+    # Parts before this index ran before a retry reopened the job: kept for the record (their
+    # batches are in summary.json), never sent, merged or counted in the outcome again.
+    first_part: int = 0
+    reopened_at: datetime | None = None  # when a person's retry last reopened it
+    # Counts status changes, so the listing index never goes back to an older status
+    # (jobs/listing.py); listed_seq: the change the listing index is known to hold.
+    status_seq: int = field(default=0, compare=False)
+    listed_seq: int = field(default=-1, compare=False)
+    # Request rows (`stop`, `retry`) this save deletes: applied, they are part of the job now.
+    drop_rows: tuple[str, ...] = field(default=(), compare=False)
+    # Set by the store: the ETag of the job row this copy was read with, the parts and status
+    # as stored (a save writes only what changed, and reports a state change), and the job's
+    # lease as this worker knows it.
     row_etag: str | None = field(default=None, compare=False)
+    stored_status: JobStatus | None = field(default=None, compare=False, repr=False)
     stored_parts: tuple[Part, ...] = field(default=(), compare=False, repr=False)
     lease: LeaseState | None = field(default=None, compare=False, repr=False)
 
@@ -136,13 +186,34 @@ class Job:
 
     @property
     def is_open(self) -> bool:
-        """Open jobs are polled; a finished job stays open until its files are cleaned up."""
-        return not (self.is_terminal and self.cleaned)
+        """Open jobs are polled; a finished job stays open until its files are cleaned up, or
+        while a retry request waits for its worker."""
+        return not (self.is_terminal and self.cleaned) or self.retry is not None
+
+    @property
+    def opened_at(self) -> datetime:
+        """When this run began: the upload, or the retry that reopened the job."""
+        return self.reopened_at or self.created_at
+
+    @property
+    def current_parts(self) -> tuple[Part, ...]:
+        """The parts of this run: all of them, or those sent since a retry reopened the job."""
+        return self.parts[self.first_part :]
+
+    @property
+    def first_round(self) -> int:
+        """The round of this run's first batches (1, or later after a retry reopened it)."""
+        return self.parts[self.first_part].round if len(self.parts) > self.first_part else 1
 
     @property
     def stopping(self) -> bool:
         """A stop was asked for while the job can still act on it."""
         return self.stop is not None and not self.is_terminal
+
+    @property
+    def is_paused(self) -> bool:
+        """Waiting for a setting to be fixed (rather than for quota)."""
+        return self.status == JobStatus.WAITING and self.paused is not None
 
     @property
     def deployments(self) -> tuple[str, ...]:
@@ -156,7 +227,12 @@ class Job:
         """A copy in the new status; refuses transitions the state machine does not allow."""
         if status != self.status and status not in ALLOWED.get(self.status, frozenset()):
             raise TransitionError(f"job {self.job_id}: {self.status} -> {status} not allowed")
-        fresh = {"step_failures": 0} if status != self.status else {}
+        # A new state starts with no failures; leaving it for another than WAITING ends a pause.
+        fresh: dict[str, Any] = {}
+        if status != self.status:
+            fresh = {"step_failures": 0, "status_seq": self.status_seq + 1}
+            if status != JobStatus.WAITING:
+                fresh["paused"] = None
         return replace(self, status=status, updated_at=utcnow(), **{**fresh, **changes})
 
     def with_part(self, part: Part) -> Job:
@@ -184,7 +260,7 @@ def outcome(job: Job, expired_left: bool = False) -> JobStatus:
     requests still lost to an expired batch after every retry make it expired."""
     if job.stop is not None and job.stop.reason == StopReason.CANCEL:
         return JobStatus.CANCELLED
-    statuses = {p.remote_status for p in job.parts}
+    statuses = {p.remote_status for p in job.current_parts}  # earlier runs' batches are history
     if "failed" in statuses:
         return JobStatus.FAILED
     if "cancelled" in statuses:

@@ -1,15 +1,15 @@
-"""The job table: each job in its own partition (job row, lease row, stop row, one row per
-part), every write conditional on the lease row and the job row, plus two small indexes (open
-jobs, versions of an input name)."""
+"""The job table: each job in its own partition (job row, lease row, stop and retry request
+rows, one row per part), every write conditional on the lease row and the job row, plus three
+indexes (open jobs, versions of an input name, every job newest first: jobs/listing.py)."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
@@ -21,65 +21,19 @@ from azure.core.exceptions import (
 from azure.data.tables import TableTransactionError, UpdateMode
 
 from shared.jobs import entities as rows
+from shared.jobs import listing
 from shared.jobs.lease import LeaseState
-from shared.jobs.model import Conflict, Job, StopReason, utcnow
+from shared.jobs.model import Conflict, Job, JobStatus, StopReason, utcnow
+from shared.jobs.ports import JobStore, Table
+from shared.telemetry import events
+
+__all__ = ["JobStore", "Table", "TableJobStore"]  # the Protocols live in jobs/ports.py
 
 log = logging.getLogger(__name__)
 
 MAX_OPS = 100  # one entity-group transaction
 PAGE = 1000
 OVERLAP_TRIES = 5  # Azurite refuses two transactions at once ("Transaction Overlap")
-
-
-class Table(Protocol):
-    """The calls the store makes on azure.data.tables.TableClient (tests fake this seam)."""
-
-    def get_entity(self, partition_key: str, row_key: str, **kw: Any) -> Any: ...
-
-    def query_entities(self, query_filter: str, **kw: Any) -> Any: ...
-
-    def create_entity(self, entity: dict[str, Any], **kw: Any) -> Any: ...
-
-    def upsert_entity(self, entity: dict[str, Any], **kw: Any) -> Any: ...
-
-    def update_entity(self, entity: dict[str, Any], **kw: Any) -> Any: ...
-
-    def delete_entity(self, partition_key: str, row_key: str, **kw: Any) -> Any: ...
-
-    def submit_transaction(self, operations: Sequence[Any], **kw: Any) -> Any: ...
-
-
-class JobStore(Protocol):
-    def create(self, job: Job) -> Job | None:
-        """Insert the job; None if a job with its id already exists (create-if-absent)."""
-
-    def get(self, job_id: str) -> Job | None: ...
-
-    def save(self, job: Job, release: bool = False) -> Job:
-        """Write what changed if nobody wrote since it was read (or since this worker's last
-        write under its lease); raises Conflict otherwise. `release` gives up the lease."""
-
-    def claim(self, job: Job, lease: LeaseState) -> Job | None:
-        """Take the lease if the lease row is as `job` read it; None otherwise."""
-
-    def renew(self, job_id: str, lease: LeaseState) -> bool:
-        """Extend a held lease; False when it was lost."""
-
-    def request_stop(self, job_id: str, reason: StopReason, detail: str) -> bool:
-        """Ask the job's worker to stop it; False when a stop was already asked for."""
-
-    def versions(self, container: str, name: str) -> list[tuple[str, datetime | None]]:
-        """Every recorded version of an input name: (job id, when that version was written)."""
-
-    def open_job_ids(self) -> Iterator[str]:
-        """Ids of jobs that may still need work (a stale id is possible: get() tells)."""
-
-    def forget(self, job_id: str) -> None:
-        """Drop a finished job from the open index."""
-
-    def open_jobs(self) -> Iterator[Job]: ...
-
-    def all_jobs(self) -> Iterator[Job]: ...
 
 
 class TableJobStore:
@@ -102,7 +56,15 @@ class TableJobStore:
             return None
         self._index(job)
         lease.etag = result[1].get("etag")
-        return replace(job, row_etag=result[0].get("etag"), stored_parts=job.parts, lease=lease)
+        events.job_state_changed(job, None)
+        created = replace(
+            job,
+            row_etag=result[0].get("etag"),
+            stored_parts=job.parts,
+            stored_status=job.status,
+            lease=lease,
+        )
+        return self._listed(created)
 
     def _index(self, job: Job) -> None:
         self.table.upsert_entity(
@@ -110,11 +72,25 @@ class TableJobStore:
         )
         self.table.upsert_entity(rows.version_entity(job))
 
+    def _listed(self, job: Job) -> Job:
+        """The listing row after the job's own write (another partition: not in its
+        transaction). A failure leaves it to the job's next save, never fails this one."""
+        if job.listed_seq >= job.status_seq:
+            return job
+        try:
+            listing.write_listing(self.table, job)
+        except HttpResponseError:
+            log.warning("job %s: listing index not updated; the next save retries", job.job_id)
+            return job
+        return replace(job, listed_seq=job.status_seq)
+
     def _reindex(self, job_id: str) -> None:
         """A repeated event: repair the indexes if a crash came between the rows and them."""
         job = self.get(job_id)
         if job is not None and job.is_open:
             self._index(job)
+        if job is not None:
+            self._listed(job)
 
     def get(self, job_id: str) -> Job | None:
         found = self.table.query_entities(
@@ -128,14 +104,16 @@ class TableJobStore:
         # REPLACE, not the default MERGE: a field set back to None must not keep its old value.
         replace_mode = {"mode": UpdateMode.REPLACE}
         part_ops = [("upsert", rows.part_entity(job.job_id, p), replace_mode) for p in changed]
-        room = MAX_OPS - 2
+        # Applied requests (stop, retry) go in the last transaction, with the job row.
+        drops = [("delete", {"PartitionKey": job.job_id, "RowKey": k}) for k in job.drop_rows]
+        room = MAX_OPS - 2 - len(drops)
         chunks = [part_ops[i : i + room] for i in range(0, len(part_ops), room)] or [[]]
         with lease.lock:
             for number, chunk in enumerate(chunks):
                 last = number == len(chunks) - 1
                 ops = [self._lease_op(job.job_id, lease, release and last)]
                 if last:
-                    ops.append(self._job_op(job))
+                    ops += [self._job_op(job), *drops]
                 result = self._submit([*ops, *chunk])
                 lease.etag = result[0].get("etag")
             row_etag = result[1].get("etag")
@@ -143,7 +121,17 @@ class TableJobStore:
                 lease.mine, lease.owner, lease.until = False, "", None
         if not job.is_open:
             self.forget(job.job_id)
-        return replace(job, row_etag=row_etag, stored_parts=job.parts, lease=lease)
+        if job.status != job.stored_status:  # reported once written; never raises
+            events.job_state_changed(job, job.stored_status)
+        saved = replace(
+            job,
+            row_etag=row_etag,
+            stored_parts=job.parts,
+            stored_status=job.status,
+            lease=lease,
+            drop_rows=(),
+        )
+        return self._listed(saved)
 
     def _lease_op(self, job_id: str, lease: LeaseState, release: bool) -> tuple[Any, ...]:
         """Every write goes through the lease row: conditional on it, so a writer whose copy
@@ -199,6 +187,25 @@ class TableJobStore:
             return False
         return True
 
+    def request_retry(self, job_id: str, detail: str) -> bool:
+        try:
+            self.table.create_entity(rows.retry_entity(job_id, detail))
+            created = True
+        except ResourceExistsError:
+            created = False
+        # Also when it existed: a crash may have come between the request and the index.
+        self.table.upsert_entity({"PartitionKey": rows.open_partition(job_id), "RowKey": job_id})
+        return created
+
+    def list_jobs(
+        self,
+        limit: int,
+        statuses: frozenset[JobStatus] | None = None,
+        prefix: str | None = None,
+        after: str | None = None,
+    ) -> listing.ListPage:
+        return listing.page(self.table, limit, statuses, prefix, after)
+
     def versions(self, container: str, name: str) -> list[tuple[str, datetime | None]]:
         found = self.table.query_entities(
             "PartitionKey eq @pk", parameters={"pk": rows.name_partition(container, name)}
@@ -216,6 +223,12 @@ class TableJobStore:
 
     def forget(self, job_id: str) -> None:
         self.table.delete_entity(rows.open_partition(job_id), job_id)  # no error if gone
+        # A retry asked meanwhile (its row first, then the index) must not be lost with it.
+        try:
+            self.table.get_entity(job_id, rows.RETRY_ROW)
+        except ResourceNotFoundError:
+            return
+        self.table.upsert_entity({"PartitionKey": rows.open_partition(job_id), "RowKey": job_id})
 
     def open_jobs(self) -> Iterator[Job]:
         for job_id in self.open_job_ids():

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from shared.batches.active import advance_active
 from shared.batches.track import save_progress
@@ -13,7 +15,10 @@ from shared.jobs.model import Job, JobStatus, StopReason
 from shared.lifecycle.cleanup import cleanup, close_anyway
 from shared.lifecycle.give_up import give_up, supersede
 from shared.lifecycle.handover import hand_to_completion, is_stale, requeue_if_stale
+from shared.lifecycle.pause import config_problem, end_wait, overdue, pause
 from shared.lifecycle.prepare import prepare
+from shared.lifecycle.reopen import reopen
+from shared.misconfig import Misconfigured
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +39,40 @@ STEPS: dict[JobStatus, Step] = {
 def step_for(job: Job, settings_lease: float, max_failures: int) -> Step | None:
     """The step the job's state calls for; None when there is nothing to do."""
     if job.is_terminal:
-        if job.cleaned:
-            return None
-        return close_anyway if job.step_failures >= max_failures else cleanup
+        if not job.cleaned:
+            return close_anyway if job.step_failures >= max_failures else cleanup
+        return reopen if job.retry is not None else None  # a person asked to retry it
     if job.step_failures >= max_failures:
         return give_up
+    if job.is_paused:
+        return _paused_step(job)
     if superseded(job) and job.status == JobStatus.RECEIVED:
         return supersede  # nothing was read or sent yet
     if job.status == JobStatus.COMPLETING and not is_stale(job, settings_lease):
         return None  # completion owns it; claiming it here would only get in its way
     return STEPS.get(job.status)
+
+
+def _paused_step(job: Job) -> Step | None:
+    """A job waiting for a setting: its step again once the wait is over."""
+    assert job.paused is not None
+    if superseded(job) and job.paused.resume == JobStatus.RECEIVED:
+        return supersede
+    return resume if time.time() >= job.paused.retry_at else None
+
+
+def resume(deps: Deps, job: Job) -> Job:
+    """The step of the state the job paused in, as if it had never left it; a success ends the
+    wait, another configuration error continues it (see `_run`)."""
+    assert job.paused is not None
+    if overdue(job, deps.settings):
+        return end_wait(deps, job)
+    state = job.paused.resume
+    step = hand_to_completion if state == JobStatus.COMPLETING else STEPS[state]
+    result = _steps(deps, replace(job, status=state, last_error=""), step)
+    if result.paused is not None and result.lease is not None and result.lease.mine:
+        result = replace(result, paused=None)  # saved with the lease's release
+    return result
 
 
 def superseded(job: Job) -> bool:
@@ -57,7 +86,10 @@ def advance(deps: Deps, job: Job) -> Job:
     if step is None:
         return job
     if job.status == JobStatus.IN_PROGRESS and step is advance_active:
-        progressed = save_progress(deps, job)  # the common tick: one conditional write
+        try:
+            progressed = save_progress(deps, job)  # the common tick: one conditional write
+        except Misconfigured:
+            progressed = None  # the leased step meets it again, and makes the job wait
         if progressed is not None:
             return progressed
     done = run_leased(
@@ -70,6 +102,19 @@ def advance(deps: Deps, job: Job) -> Job:
 
 
 def _run(deps: Deps, job: Job, step: Step) -> Job:
+    """The step and what it chains to; a configuration error pauses the job instead of
+    counting as the step's failure (it is nothing about the job)."""
+    try:
+        # A resumed step chains from the state it resumes (resume runs `_steps` itself).
+        return resume(deps, job) if step is resume else _steps(deps, job, step)
+    except Exception as exc:
+        problem = config_problem(exc, deps.settings)
+        if problem is None:
+            raise
+        return pause(deps, job, problem)
+
+
+def _steps(deps: Deps, job: Job, step: Step) -> Job:
     start, result = job, step(deps, job)
     while result.status != job.status and result.status in CHAINED:
         job, result = result, STEPS[result.status](deps, result)

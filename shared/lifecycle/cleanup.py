@@ -6,9 +6,9 @@ import logging
 from typing import TYPE_CHECKING
 
 from shared.batches.files import delete_part_files
-from shared.jobs.model import ALERT, Job
+from shared.jobs.model import ALERT, FINAL, Job
 from shared.storage import blobs
-from shared.storage.names import work_prefix
+from shared.storage.names import JOB_META, work_prefix
 
 if TYPE_CHECKING:
     from shared.deps import Deps
@@ -17,10 +17,15 @@ log = logging.getLogger(__name__)
 
 
 def cleanup(deps: Deps, job: Job) -> Job:
-    """Delete every file this job put at the service and its work files; then it is closed."""
+    """Delete every file this job put at the service and its work files; then it is closed.
+    A finished job with failed requests keeps its job.json (the input's shape: format,
+    columns, schema, delimiter; no request text, a few hundred bytes), which a person's retry
+    needs to write results.csv as before (lifecycle/reopen.py); everything else goes."""
     for part in job.parts:
         delete_part_files(deps.service, part)
-    removed = blobs.delete_prefix(deps.work, work_prefix(job.job_id))
+    prefix = work_prefix(job.job_id)
+    keep = {prefix + JOB_META} if job.status in FINAL and job.failed > 0 else set()
+    removed = blobs.delete_prefix(deps.work, prefix, keep)
     log.info("job %s cleaned up (%d work files)", job.job_id, removed)
     return deps.store.save(job.changed(cleaned=True), release=True)
 

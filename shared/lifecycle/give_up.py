@@ -30,9 +30,12 @@ def give_up(deps: Deps, job: Job) -> Job:
         f"{job.last_error or 'no error recorded'} The input is kept; fix the cause (see the "
         "logs for this job id) and upload the file again."
     )
-    log.error("%s job %s: %s", ALERT, job.job_id, reason)
     job = _stop_quietly(deps, job)
-    publish_failure(deps, job, reason)
+    if job.first_part:  # a person's retry: the results it started from stay as they are
+        reason += " The outputs are still those of the run before the retry."
+    else:
+        publish_failure(deps, job, reason)
+    log.error("%s job %s: %s", ALERT, job.job_id, reason)
     return deps.store.save(job.moved_to(JobStatus.FAILED, last_error=reason))
 
 

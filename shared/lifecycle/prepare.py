@@ -63,7 +63,7 @@ def prepare(deps: Deps, job: Job) -> Job:
             return _gone(deps, job)
         if not intake.ok:
             return _reject(deps, job, intake, used)
-        key = digest.key(used, options.default_deployment)
+        key = digest.key(used, options.default_deployment, file_kind(job.name))
         earlier = duplicates.earlier_run(deps, key, job)
         if earlier is not None and earlier.skip:
             return _skip(deps, job, intake, earlier, used)

@@ -63,8 +63,10 @@ class MergeRun:
     def _load(self) -> Attempts:
         """The service's lines of every collected part, and which parts retried what."""
         attempts = Attempts()
-        for part in self.job.parts:
-            if part.round > 1:
+        # This run's parts only: those before a person's retry were merged into the results
+        # it started from, and their work files are gone.
+        for part in self.job.current_parts:
+            if part.round > self.job.first_round:
                 lines = read_lines(self._download(part_file(part.index)))
                 attempts.add_retry_part((orjson.loads(r)["custom_id"] for r in lines), part.index)
             for kind in ("out", "err"):

@@ -32,14 +32,20 @@ def merged_results(
 ) -> Iterator[dict[str, Any]]:
     """One result per work-index record, in the index's (input) order: each request's latest
     attempt, its answer or error, or why the service returned nothing for it. With `lines`,
-    the service's errors about a line of a part go to the request on that line."""
+    the service's errors about a line of a part go to the request on that line. After a
+    person's retry, records carry the tries before it (`attempts_before`), or the result kept
+    from before it (`kept`: a request that was not sent again)."""
     if lines is not None:
         yield from _with_lines(records, outcomes, parts, attempts, lines)
         return
     take, attempts_of = outcomes.take, attempts.of  # looked up once: once per request adds up
     for record in records:
+        if "kept" in record:
+            yield kept_result(record)
+            continue
         custom_id = record["custom_id"]
         tries, last = attempts_of(custom_id, record["part"])
+        tries += record.get("attempts_before", 0)
         yield _result(record, take(custom_id, last), parts[last], tries)
 
 
@@ -51,8 +57,12 @@ def _with_lines(
     lines: PartLines,
 ) -> Iterator[dict[str, Any]]:
     for record in records:
+        if "kept" in record:
+            yield kept_result(record)
+            continue
         custom_id = record["custom_id"]
         tries, last = attempts.of(custom_id, record["part"])
+        tries += record.get("attempts_before", 0)
         sent_in = [record["part"], *attempts.retried_in.get(custom_id, ())]
         place = lines.count(record["line"], custom_id, sent_in)[last]
         own = lines.own_error(last, place)
@@ -79,6 +89,25 @@ def _result(
         "error": error,
         "finish_reason": finish,
         "attempts": tries,
+    }
+    if "input" in record:
+        result["input"] = record["input"]
+    return result
+
+
+def kept_result(record: dict[str, Any]) -> dict[str, Any]:
+    """A result a person's retry kept from the results it started from (lifecycle/reopen.py):
+    written again as it was, in the same shape as every other result."""
+    kept = record["kept"]
+    result = {
+        "custom_id": record["custom_id"],
+        "line": record["line"],
+        "status": kept["status"],
+        "request": record["request"],
+        "response": kept.get("response"),
+        "error": kept.get("error"),
+        "finish_reason": kept.get("finish_reason"),
+        "attempts": kept.get("attempts", 1),
     }
     if "input" in record:
         result["input"] = record["input"]

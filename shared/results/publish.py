@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +13,9 @@ import orjson
 from azure.core.exceptions import ResourceNotFoundError
 
 from shared.crash import crashpoint
+from shared.jobs.explain import final_reason
 from shared.jobs.model import Job, JobStatus, outcome
+from shared.results import accounting
 from shared.results.merge import MergeFiles
 from shared.results.outcomes import Outcomes
 from shared.results.settings_check import newer_settings
@@ -166,11 +168,13 @@ def publish_outcome(deps: Deps, job: Job, run: MergeFiles, outcomes: Outcomes) -
     tally = run.tally
     counts = {"total": tally.total, "succeeded": tally.succeeded, "failed": tally.failed}
     part_errors = run.part_errors(job.parts)
+    cost = accounting.cost_summary(tally, deps.settings.prices)
     doc = summary(
         job,
         status.value,
         counts,
         usage=tally.usage,
+        cost=cost,
         completed_at=_ended(job),
         errors=_errors(job, outcomes, part_errors),
         part_errors=part_errors,
@@ -190,7 +194,17 @@ def publish_outcome(deps: Deps, job: Job, run: MergeFiles, outcomes: Outcomes) -
         tally.succeeded,
         tally.failed,
     )
-    return deps.store.save(job.moved_to(status, succeeded=tally.succeeded, failed=tally.failed))
+    final = job.moved_to(
+        status,
+        succeeded=tally.succeeded,
+        failed=tally.failed,
+        estimated_cost=cost["cost"],
+        saving=cost["saving"],
+    )
+    final = replace(final, last_error=final_reason(final, status))
+    saved = deps.store.save(final)
+    accounting.report(tally, cost)  # once the final state is written: a rerun finds it done
+    return saved
 
 
 def _ended(job: Job) -> str | None:

@@ -1,12 +1,14 @@
 """results.csv for prompt files and structured outputs: one row per request, in the input
-CSV's own delimiter. Its column names never collide: batchdrop's own names (`OWN`) are only
-batchdrop's; an input column that has one is written `input.<name>`, a schema field that has one
-(or an input column's) `answer.<name>`. Pure."""
+CSV's own delimiter. Its column names never collide and are one-to-one: batchdrop's own names
+(`OWN`) are only batchdrop's; an input column keeps its name unless it is one of them, and is then
+written `input.<name>`, with `input.` added again while that is another input column's name; a
+schema field keeps its name unless it is batchdrop's or an input column's (as written), and is
+then written `answer.<name>`, with `answer.` added again while that names another column. Pure."""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,16 @@ import orjson
 from shared.jobs.meta import JobMeta
 from shared.results.answers import answer_text
 
-__all__ = ["OWN", "CsvSpec", "CsvWriter", "answer_text", "csv_spec", "row_for", "schema_fields"]
+__all__ = [
+    "OWN",
+    "CsvSpec",
+    "CsvWriter",
+    "answer_text",
+    "csv_spec",
+    "renamed",
+    "row_for",
+    "schema_fields",
+]
 
 LEFT = ("custom_id", "line", "status")
 ANSWER, RAW = "answer", "raw_answer"
@@ -36,21 +47,25 @@ class CsvSpec:
         """custom_id, line, status, the inputs, the answer (text, or one column per schema
         field), error, finish_reason and, for structured answers, raw_answer (the text of an
         answer that did not parse)."""
-        taken = set(OWN)
-        inputs = _renamed(self.input_columns, INPUT_PREFIX, taken)
+        inputs = renamed(self.input_columns, INPUT_PREFIX, OWN)
         if self.fields is None:
             return [*LEFT, *inputs, ANSWER, *RIGHT]
-        fields = _renamed(self.fields, FIELD_PREFIX, taken)
+        fields = renamed(self.fields, FIELD_PREFIX, OWN | set(inputs))
         return [*LEFT, *inputs, *fields, *RIGHT, RAW]
 
 
-def _renamed(names: Iterable[str], prefix: str, taken: set[str]) -> list[str]:
-    """Each name, prefixed (again) until no earlier column has it."""
+def renamed(names: Sequence[str], prefix: str, taken: Collection[str]) -> list[str]:
+    """Each of `names` (unique) as written: unchanged unless `taken` has it, else `prefix` added
+    as often as needed to name no taken column, none of `names` and none renamed before it.
+    A name that is not taken is never given to another column, so nothing swaps."""
+    used = set(taken) | set(names)
     out = []
     for name in names:
-        while name in taken:
+        if name in taken:
             name = prefix + name
-        taken.add(name)
+            while name in used:
+                name = prefix + name
+            used.add(name)
         out.append(name)
     return out
 

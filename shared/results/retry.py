@@ -37,7 +37,7 @@ RETRY_CODES = frozenset(
 
 def max_attempts_for(job: Job, settings: Settings) -> int:
     """Tries per request for this job: a stopped or cancelled job sends nothing again."""
-    cancelled = any(p.remote_status == "cancelled" for p in job.parts)
+    cancelled = any(p.remote_status == "cancelled" for p in job.current_parts)
     return 1 if cancelled or job.stop is not None else settings.max_attempts
 
 
@@ -83,27 +83,49 @@ def read_lines(path: Path) -> Iterator[bytes]:
 
 def send_retries(deps: Deps, job: Job, folder: Path) -> Job:
     """Send the retryable requests again in new parts; the poller takes it from there."""
-    s = deps.settings
-    splitter = Splitter(s.max_requests, s.max_bytes, first_index=len(job.parts))
-    urls = {p.deployment: p.url for p in job.parts}
-    files: dict[int, BinaryIO] = {}
+    writer = RoundWriter(deps, job, folder)
     for raw in read_lines(folder / RETRY_FILE):
-        row = orjson.loads(raw)
-        deployment = row["request"]["model"]
-        native = native_line(row["custom_id"], urls[deployment], row["request"])
-        plan = splitter.place(deployment, urls[deployment], _sized(len(native)), 0)
-        if plan.index not in files:
-            files[plan.index] = (folder / part_file(plan.index)).open("wb")
-        files[plan.index].write(native)
-    for out in files.values():
-        out.close()
-        blobs.upload_file(deps.work, work_prefix(job.job_id) + Path(out.name).name, Path(out.name))
-    round_ = max(p.round for p in job.parts) + 1
-    new = tuple(Part(p.index, p.deployment, p.url, p.count, round=round_) for p in splitter.parts)
+        writer.add(orjson.loads(raw))
+    new = writer.finish()
     count = sum(p.count for p in new)
     log.info("job %s: retrying %d request(s) in %d batch(es)", job.job_id, count, len(new))
     job = job.moved_to(JobStatus.SUBMITTING, parts=job.parts + new)
     return deps.store.save(job, release=True)
+
+
+class RoundWriter:
+    """The upload files of a new round of a job's requests (an automatic retry round, or a
+    person's retry): each request placed by the Splitter, written to its part's file in the
+    order given (input order), the files stored with the job's work files."""
+
+    def __init__(self, deps: Deps, job: Job, folder: Path) -> None:
+        s = deps.settings
+        self.deps, self.job, self.folder = deps, job, folder
+        self.splitter = Splitter(s.max_requests, s.max_bytes, first_index=len(job.parts))
+        self.urls = {p.deployment: p.url for p in job.parts}
+        self.files: dict[int, BinaryIO] = {}
+
+    def add(self, row: dict[str, Any]) -> int:
+        """Place one request ({custom_id, request}); the index of the part it goes in."""
+        deployment = row["request"]["model"]
+        url = self.urls[deployment]
+        native = native_line(row["custom_id"], url, row["request"])
+        plan = self.splitter.place(deployment, url, _sized(len(native)), 0)
+        if plan.index not in self.files:
+            self.files[plan.index] = (self.folder / part_file(plan.index)).open("wb")
+        self.files[plan.index].write(native)
+        return plan.index
+
+    def finish(self) -> tuple[Part, ...]:
+        """Store the files; the new parts, one round after the job's latest."""
+        prefix = work_prefix(self.job.job_id)
+        for out in self.files.values():
+            out.close()
+            blobs.upload_file(self.deps.work, prefix + Path(out.name).name, Path(out.name))
+        round_ = max(p.round for p in self.job.parts) + 1
+        return tuple(
+            Part(p.index, p.deployment, p.url, p.count, round=round_) for p in self.splitter.parts
+        )
 
 
 def _sized(size: int) -> Callable[[str], int]:

@@ -9,6 +9,7 @@ import orjson
 
 from shared.jobs.model import Job
 from shared.jobs.part import Part
+from shared.results.tally import USAGE_KEYS
 
 JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -24,9 +25,8 @@ def summary(job: Job, status: str, counts: dict[str, int], **extra: Any) -> dict
         "input": {"container": job.container, "name": job.name, "etag": etag(job.etag)},
         "counts": counts,
         "batches": [_batch(p, part_errors.get(p.index)) for p in job.parts],
-        "usage": extra.get(
-            "usage", {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-        ),
+        "usage": extra.get("usage", dict.fromkeys(USAGE_KEYS, 0)),
+        "cost": extra.get("cost"),
         "finish_reasons": dict(extra.get("finish_reasons") or {}),
         "job_settings": _settings(extra.get("job_settings")),
         "duplicate_of": extra.get("duplicate_of"),

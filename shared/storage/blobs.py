@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from azure.core import MatchConditions
@@ -55,10 +55,14 @@ def upload_file(container: ContainerClient, name: str, path: Path) -> None:
         )
 
 
-def delete_prefix(container: ContainerClient, prefix: str) -> int:
-    """Delete every blob under `prefix`; a container or blob already gone is nothing to do."""
+def delete_prefix(
+    container: ContainerClient, prefix: str, keep: Collection[str] = frozenset()
+) -> int:
+    """Delete every blob under `prefix` but those named in `keep`; how many were deleted. A
+    container or blob already gone is nothing to do."""
     try:
-        names = [b.name for b in container.list_blobs(name_starts_with=prefix)]
+        found = container.list_blobs(name_starts_with=prefix)
+        names = [b.name for b in found if b.name not in keep]
     except ResourceNotFoundError:
         return 0
     for name in names:

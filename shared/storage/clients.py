@@ -11,7 +11,7 @@ from azure.core.exceptions import ResourceExistsError
 from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableClient, TableServiceClient
 from azure.storage.blob import BlobServiceClient
-from azure.storage.queue import QueueClient, TextBase64EncodePolicy
+from azure.storage.queue import QueueClient, QueueServiceClient, TextBase64EncodePolicy
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -83,6 +83,15 @@ def queue_client(storage: StorageSettings, queue: str) -> QueueClient:
         queue,
         credential=_credential(storage.client_id),
         message_encode_policy=policy,
+    )
+
+
+def queue_service(storage: StorageSettings) -> QueueServiceClient:
+    """For reading other queues' properties (the poison queues); no messages are sent."""
+    if storage.connection_string:
+        return QueueServiceClient.from_connection_string(storage.connection_string)
+    return QueueServiceClient(
+        storage.service_uris["queue"], credential=_credential(storage.client_id)
     )
 
 

@@ -68,7 +68,8 @@ def job_progressed(job: Job) -> None:
 
 
 def job_event(job: Job, previous_status: JobStatus | str | None) -> dict[str, Any]:
-    """The event's attributes. Reads only ids, names, statuses, counts, times and last_error."""
+    """The event's attributes. Reads only ids, names, statuses, counts, times, last_error and
+    the estimated cost."""
     status, previous = _text(job.status), _text(previous_status)
     parts = list(job.parts)
     event: dict[str, Any] = {
@@ -93,6 +94,9 @@ def job_event(job: Job, previous_status: JobStatus | str | None) -> dict[str, An
     }
     if status in FINISHED and previous not in FINISHED:
         event["upload_to_results_seconds"] = event["age_seconds"]
+    if job.estimated_cost is not None:  # USD, once the results are merged
+        event["estimated_cost"] = job.estimated_cost
+        event["saving"] = job.saving if job.saving is not None else 0.0
     return event
 
 

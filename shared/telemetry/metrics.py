@@ -1,6 +1,7 @@
-"""The app's metrics, one small function each: requests, tokens, quota waits, poison messages,
-open jobs by age, jobs by state and the poller's heartbeat. OpenTelemetry instruments: in Azure
-they become custom metrics (table AppMetrics: Name, Sum, ItemCount, Min, Max, Properties).
+"""The app's metrics, one small function each: requests, tokens, estimated cost, quota waits,
+configuration errors, poison messages, open jobs by age, jobs by state and the poller's
+heartbeat. OpenTelemetry instruments: in Azure they become custom metrics (table AppMetrics:
+Name, Sum, ItemCount, Min, Max, Properties).
 Every function swallows its own errors: a metric must never fail the work it measures.
 """
 
@@ -15,7 +16,9 @@ from opentelemetry import metrics
 
 REQUESTS = "batchdrop.requests"
 TOKENS = "batchdrop.tokens"
+COST = "batchdrop.cost"
 QUOTA_WAITS = "batchdrop.quota.waits"
+CONFIG_ERRORS = "batchdrop.config.errors"
 POISON_MESSAGES = "batchdrop.poison.messages"
 OPEN_JOBS = "batchdrop.jobs.open"
 OLDEST_OPEN_JOB = "batchdrop.jobs.open.oldest_age"
@@ -30,6 +33,12 @@ log = logging.getLogger(__name__)
 _meter = metrics.get_meter("batchdrop")
 _requests = _meter.create_counter(REQUESTS, unit="{request}", description="Requests by outcome")
 _tokens = _meter.create_counter(TOKENS, unit="{token}", description="Tokens by direction")
+_cost = _meter.create_counter(
+    COST, unit="USD", description="Estimated cost at batch and at standard prices"
+)
+_config_errors = _meter.create_counter(
+    CONFIG_ERRORS, unit="{error}", description="Steps stopped by a wrong setting, by setting"
+)
 _quota_waits = _meter.create_counter(
     QUOTA_WAITS, unit="{wait}", description="Batches refused for enqueued-token quota"
 )
@@ -69,6 +78,21 @@ def record_tokens(deployment: str, prompt: int, completion: int, reasoning: int 
     _tokens.add(max(completion, 0), {"deployment": deployment, "direction": "output"})
     if reasoning > 0:
         _tokens.add(reasoning, {"deployment": deployment, "direction": "reasoning"})
+
+
+@_quiet
+def record_cost(deployment: str, model: str, cost: float, standard_cost: float) -> None:
+    """A finished job's estimated cost for one deployment (`price`: batch), and what the same
+    tokens would cost at standard prices (`price`: standard); the saving is the difference."""
+    attributes = {"deployment": deployment, "model": model}
+    _cost.add(max(cost, 0.0), {**attributes, "price": "batch"})
+    _cost.add(max(standard_cost, 0.0), {**attributes, "price": "standard"})
+
+
+@_quiet
+def record_config_error(setting: str) -> None:
+    """A job's step stopped on a configuration error naming `setting`; the job waits."""
+    _config_errors.add(1, {"setting": setting})
 
 
 @_quiet

@@ -21,11 +21,27 @@ from enum import StrEnum
 from shared.config import TelemetrySettings
 from shared.telemetry.events import LOGGER
 
-# The Azure SDKs log every request's and response's headers at INFO: in a batch app that is
-# almost the whole log (and billed ingestion in Application Insights). Warnings still show.
-QUIET_LOGGERS = ("azure", "azure.core.pipeline.policies.http_logging_policy")
-# ...but not the Functions runtime's own lines (indexing, invocations): they are the host log.
+# The Azure SDKs log every request's and response's headers at INFO, and the openai SDK's HTTP
+# client one line per request: in a batch app that is almost the whole log (and billed
+# ingestion in Application Insights). Warnings still show.
+QUIET_LOGGERS = (
+    "azure",
+    "azure.core.pipeline.policies.http_logging_policy",
+    "httpx2",
+    "httpx",
+    "openai",
+)
+# ...but not the Functions runtime's own lines (indexing, errors): they are the host log.
 RUNTIME_LOGGER = "azure.functions"
+# Except the Python worker's line for every invocation: the host logs and records each
+# invocation itself (Executing/Executed, requests in Application Insights), so this line only
+# repeats it, once a minute for the poller and once per call of the HTTP API.
+INVOCATION_LINE = "Function name: %s, Function Type: %s"
+
+
+class RepeatedInvocationLines(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg != INVOCATION_LINE
 
 
 class Mode(StrEnum):
@@ -69,6 +85,8 @@ def quiet_azure_sdk() -> None:
     runtime = logging.getLogger(RUNTIME_LOGGER)
     if runtime.level in (logging.NOTSET, logging.WARNING):
         runtime.setLevel(logging.INFO)
+    if not any(isinstance(f, RepeatedInvocationLines) for f in runtime.filters):
+        runtime.addFilter(RepeatedInvocationLines())
 
 
 def flush() -> None:

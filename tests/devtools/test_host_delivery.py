@@ -100,7 +100,7 @@ def test_binding_settings_and_the_schedule_are_checked(app_env, host, monkeypatc
     app_env(POLL_SCHEDULE="*/10 * * * * *")
     assert host.check() == []
     assert host.schedule() == "*/10 * * * * *"
-    monkeypatch.setenv("POLL_SCHEDULE", "*/5 * * * *")
+    monkeypatch.setenv("POLL_SCHEDULE", "*/5 * * *")  # four fields: neither form Azure reads
     [problem] = host.check()
     assert "The 'poll_batches' function is in error" in problem and "six fields" in problem
     monkeypatch.delenv("POLL_SCHEDULE")
@@ -145,8 +145,9 @@ def test_http_functions_are_routed_by_prefix_template_and_method(app_env, host):
     server = serve(host, port=0)
     base = f"http://127.0.0.1:{server.server_port}"
     try:
-        assert get(f"{base}/api/jobs") == (200, [])
-        assert get(f"{base}/API/Jobs?status=open") == (200, [])
+        empty = {"jobs": [], "next": None}
+        assert get(f"{base}/api/jobs") == (200, empty)
+        assert get(f"{base}/API/Jobs?status=open") == (200, empty)
         assert get(f"{base}/api/jobs/nope") == (404, {"error": "no such job"})  # the function
         assert get(f"{base}/api/jobs/nope/cancel", "POST") == (404, {"error": "no such job"})
         no_route = {"error": "no function matches this method and route"}

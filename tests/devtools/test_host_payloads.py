@@ -103,7 +103,10 @@ def test_blob_event_becomes_a_blob_client_for_that_blob(monkeypatch, azurite):
         "BlobName": "a/b.jsonl",
     }
     assert data.data.model_binding_data.source == "AzureStorageBlobs"
-    metadata = payloads.blob_metadata("batch-input", "a/b.jsonl", "http://x/a/b.jsonl", {})
+    path_data = {"name": "a/b.jsonl"}  # the {name} of the trigger path %INPUTS%/{name}
+    metadata = payloads.blob_metadata(
+        "batch-input", "a/b.jsonl", "http://x/a/b.jsonl", {}, path_data
+    )
     client = from_incoming_proto(
         "blobTrigger",
         data,

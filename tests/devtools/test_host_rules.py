@@ -1,6 +1,6 @@
 """The host's own rules, which the Python runtime does not apply: %SETTING% expansion,
-connection settings, NCRONTAB, host.json options, HTTP routes, and the protocol messages'
-protobuf behaviour."""
+connection settings, NCRONTAB (more in test_host_azure_parity.py), host.json options, HTTP
+routes, and the protocol messages' protobuf behaviour."""
 
 from __future__ import annotations
 
@@ -36,19 +36,24 @@ def test_an_unset_or_empty_setting_does_not_resolve(env):
     [
         {"AzureWebJobsStorage": "UseDevelopmentStorage=true"},
         {"AzureWebJobsStorage__accountName": "batchdropst"},
-        {"AzureWebJobsStorage__blobServiceUri": "https://x.blob.core.windows.net"},
+        {
+            "AzureWebJobsStorage__blobServiceUri": "https://x.blob.core.windows.net",
+            "AzureWebJobsStorage__queueServiceUri": "https://x.queue.core.windows.net",
+        },
     ],
 )
 def test_a_connection_is_a_connection_string_or_identity_settings(env):
-    bindings.check_connection("AzureWebJobsStorage", env)
+    bindings.check_connection("AzureWebJobsStorage", "blobTrigger", env)
 
 
 def test_a_missing_connection_names_the_settings_to_define():
     with pytest.raises(BindingError) as error:
-        bindings.check_connection("Uploads", {"AzureWebJobsStorage": "UseDevelopmentStorage=true"})
+        bindings.check_connection(
+            "Uploads", "blobTrigger", {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}
+        )
     message = str(error.value)
     assert "Storage account connection string 'Uploads' does not exist" in message
-    assert "Uploads__accountName" in message
+    assert "Uploads__blobServiceUri and Uploads__queueServiceUri" in message
 
 
 def test_the_default_connection_is_azure_webjobs_storage():
@@ -66,12 +71,12 @@ def test_ncrontab_has_six_fields_seconds_first():
     assert [t.second for t in bindings.next_occurrences("*/10 * * * * *", start, 3)] == [40, 50, 0]
 
 
-@pytest.mark.parametrize("expression", ["*/5 * * * *", "61 * * * * *", "every minute", ""])
-def test_a_schedule_that_is_not_six_field_ncrontab_is_refused(expression):
+@pytest.mark.parametrize("expression", ["*/5 * * *", "61 * * * * *", "every minute", ""])
+def test_a_schedule_that_is_not_ncrontab_is_refused(expression):
     with pytest.raises(BindingError) as error:
         bindings.schedule(expression)
     assert "was not recognized as a valid cron expression" in str(error.value)
-    assert "six fields" in str(error.value)
+    assert "six fields" in str(error.value) and "or five without the seconds" in str(error.value)
 
 
 def test_host_json_queue_and_http_options(tmp_path):

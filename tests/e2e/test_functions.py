@@ -26,6 +26,7 @@ EXPECTED = {
     "list_jobs": {"req": ("httpTrigger", IN), "$return": ("http", OUT)},
     "get_job": {"req": ("httpTrigger", IN), "$return": ("http", OUT)},
     "cancel_job": {"req": ("httpTrigger", IN), "$return": ("http", OUT)},
+    "retry_job": {"req": ("httpTrigger", IN), "$return": ("http", OUT)},
     "health": {"req": ("httpTrigger", IN), "$return": ("http", OUT)},
     "openapi": {"req": ("httpTrigger", IN), "$return": ("http", OUT)},
 }
@@ -80,12 +81,13 @@ def test_queue_and_timer_read_their_settings(worker):
 def test_http_routes_methods_and_auth(worker):
     routes = {
         name: (raw(worker, name)["req"]["route"], raw(worker, name)["req"]["methods"])
-        for name in ("list_jobs", "get_job", "cancel_job", "health", "openapi")
+        for name in ("list_jobs", "get_job", "cancel_job", "retry_job", "health", "openapi")
     }
     assert routes == {
         "list_jobs": ("jobs", ["GET"]),
         "get_job": ("jobs/{job_id}", ["GET"]),
         "cancel_job": ("jobs/{job_id}/cancel", ["POST"]),
+        "retry_job": ("jobs/{job_id}/retry", ["POST"]),
         "health": ("health", ["GET"]),
         "openapi": ("openapi.json", ["GET"]),
     }

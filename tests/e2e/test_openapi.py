@@ -50,6 +50,7 @@ def test_the_api_answers_as_documented(api: str) -> None:
         "GET /jobs",
         "GET /jobs/{job_id}",
         "POST /jobs/{job_id}/cancel",
+        "POST /jobs/{job_id}/retry",
         "GET /health",
     }
     for operation in operations:
@@ -70,5 +71,30 @@ def test_the_document_is_served_without_a_key_and_lists_every_route(api: str, ho
     routes = {"/" + f.trigger["route"] for f in host.worker.by_trigger("httpTrigger")}
     assert set(document["paths"]) == routes
     assert document["paths"]["/openapi.json"]["get"]["security"] == []
-    listed = requests.get(f"{api}/api/jobs", timeout=10).json()
+    listed = requests.get(f"{api}/api/jobs", timeout=10).json()["jobs"]
     assert listed and listed[0]["input"]["name"] == "api/questions.jsonl"
+
+
+def test_requests_refusals_and_bad_parameters_answer_as_documented(api: str) -> None:
+    """The answers schemathesis cannot reach with made-up ids: a real job's detail, a cancel
+    asked twice, a retry refused while it runs, and each kind of 400."""
+    schema = schemathesis.openapi.from_url(f"{api}/api/openapi.json")
+    [job] = requests.get(f"{api}/api/jobs", timeout=10).json()["jobs"]
+    path = f"{api}/api/jobs/{job['job_id']}"
+    calls = [
+        ("GET", "/jobs", f"{api}/api/jobs?status=bogus", 400),
+        ("GET", "/jobs", f"{api}/api/jobs?next=not-a-token", 400),
+        ("GET", "/jobs", f"{api}/api/jobs?limit=1000", 400),
+        ("GET", "/jobs", f"{api}/api/jobs?limit=1&status=open&prefix=api/", 200),
+        ("GET", "/jobs/{job_id}", path, 200),
+        ("POST", "/jobs/{job_id}/retry", f"{path}/retry", 409),
+        ("POST", "/jobs/{job_id}/cancel", f"{path}/cancel", 202),
+        ("POST", "/jobs/{job_id}/cancel", f"{path}/cancel", 200),
+    ]
+    for method, route, url, status in calls:
+        answer = requests.request(method, url, timeout=10)
+        assert answer.status_code == status, (url, answer.text)
+        schema[route][method].validate_response(answer)
+    detail = requests.get(path, timeout=10).json()
+    assert detail["stop"]["reason"] == "cancel" and detail["output"]["folder"] == "api/questions"
+    assert "unknown status 'bogus'" in requests.get(f"{api}/api/jobs?status=bogus").json()["error"]

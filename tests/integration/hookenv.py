@@ -6,6 +6,7 @@ longest answered prefix wins), applies the
 script's own --query with the jmespath library (the one the Azure CLI uses) and prints json or tsv
 the way knack, the CLI's output layer, does. So the hooks' JMESPath queries and their parsing of
 tsv are exercised for real; only Azure is canned. Every call is logged for the tests to read.
+FAKE_AZ_CRLF=1 makes it end its lines with CRLF, as az.cmd does when a hook runs in WSL.
 """
 
 from __future__ import annotations
@@ -102,7 +103,10 @@ if answer.get("exit", 0):
 data = answer.get("json")
 if "--query" in options:
     data = jmespath.search(options["--query"], data)
-sys.stdout.write(render(data, options.get("--output", options.get("-o", "json"))))
+out = render(data, options.get("--output", options.get("-o", "json")))
+if os.environ.get("FAKE_AZ_CRLF"):  # az.cmd run from WSL ends its lines with CRLF
+    out = out.replace("\n", "\r\n")
+sys.stdout.write(out)
 """
 
 

@@ -55,6 +55,8 @@ def test_a_folder_with_subfolders_runs_whole_and_its_outputs_are_kept(tmp_path):
     assert "batches: None" not in text
     assert "... and 57 more" in text  # 60 results, 3 shown
     assert len(text.splitlines()) < 150  # bounded, however long the files
+    listing = text.split("$ batchdrop jobs")[1]  # the final listing comes from the CLI
+    assert "demo/work/sub/cities.csv" in listing and listing.count("completed") == 3
     [run] = list(out.iterdir())  # one folder per run
     assert f"outputs kept in {run}" in " ".join(text.split())
     kept = run / "batch-output" / "demo" / "work"

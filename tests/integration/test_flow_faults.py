@@ -202,7 +202,7 @@ def test_cancel_through_the_http_api(app_env, host, emulator):
     server = serve(host.app, port=0)
     base = f"http://127.0.0.1:{server.server_port}/api"
     try:
-        [listed] = json.loads(urllib.request.urlopen(f"{base}/jobs").read())
+        [listed] = json.loads(urllib.request.urlopen(f"{base}/jobs").read())["jobs"]
         assert listed["status"] == "in_progress" and listed["input"]["name"] == "cancel-me.jsonl"
         request = urllib.request.Request(f"{base}/jobs/{listed['job_id']}/cancel", method="POST")
         assert urllib.request.urlopen(request).status == 202
@@ -315,12 +315,17 @@ def test_everything_azure_throws_at_once_still_ends_completed(app_env, host, emu
 def test_a_refusal_at_create_fails_the_job_with_the_service_reason(app_env, host, faults):
     app_env()
     deps = default_deps()
-    faults([{"kind": "http", "method": "POST", "path": "/batches$", "status": 403, "times": None}])
+    # A refusal of what was sent; a 401 or 403 is a wrong setting instead, and the job waits
+    # (tests/integration/test_config_errors.py).
+    faults([{"kind": "http", "method": "POST", "path": "/batches$", "status": 422, "times": None}])
     summary = drop_and_finish(host, deps, "denied.jsonl", jsonl([chat("d", "x")]), "denied")
     assert summary["status"] == "failed"
-    assert summary["errors"][0]["status_code"] == 403
+    assert summary["errors"][0]["status_code"] == 422
     [result] = assert_conserved(deps, "denied", ["d"])
-    assert result["error"]["status_code"] == 403
+    assert result["error"]["status_code"] == 422
+    [job] = jobs(deps)
+    assert job.last_error.startswith("part 0 (gpt-4o-mini-batch) failed: ")
+    assert "To fix:" in job.last_error
 
 
 def test_an_upload_stuck_pending_is_uploaded_once_more(app_env, host, emulator, faults):

@@ -45,12 +45,12 @@ COLUMNS = {
 }  # fmt: skip
 EVENT_NAMES = {events.STATE_CHANGED, events.PROGRESS}
 METRIC_NAMES = {
-    events.STATE_CHANGES, events.UPLOAD_TO_RESULTS, m.REQUESTS, m.TOKENS, m.QUOTA_WAITS,
-    m.POISON_MESSAGES, m.OPEN_JOBS, m.OLDEST_OPEN_JOB, m.JOBS_BY_STATE, m.POLL_TICKS,
-    m.POLL_DURATION,
+    events.STATE_CHANGES, events.UPLOAD_TO_RESULTS, m.REQUESTS, m.TOKENS, m.COST,
+    m.QUOTA_WAITS, m.CONFIG_ERRORS, m.POISON_MESSAGES, m.OPEN_JOBS, m.OLDEST_OPEN_JOB,
+    m.JOBS_BY_STATE, m.POLL_TICKS, m.POLL_DURATION,
 }  # fmt: skip
 METRIC_ATTRIBUTES = {"deployment", "direction", "outcome", "queue", "age", "status",
-                     "previous_status", "jobs"}  # fmt: skip
+                     "previous_status", "jobs", "model", "price", "setting"}  # fmt: skip
 KQL_OPERATORS = {"where", "extend", "project", "summarize", "order", "top", "render", "by"}
 
 
@@ -59,6 +59,8 @@ def event_attributes() -> set[str]:
     finished = replace(
         job,
         status=JobStatus.COMPLETED,
+        estimated_cost=0.5,
+        saving=0.5,
         parts=(Part(0, "d", "/chat/completions", 1),),
         updated_at=job.created_at + timedelta(days=1),
     )
@@ -124,9 +126,7 @@ def test_the_workbook_is_a_valid_notebook():
     assert len(set(ids)) == len(ids)
     assert all(re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", i) for i in ids)
     assert defined["TimeRange"]["type"] == 4
-    for price in ("BatchInputPrice", "BatchOutputPrice", "StandardInputPrice",
-                  "StandardOutputPrice"):  # fmt: skip
-        assert defined[price]["type"] == 1 and float(defined[price]["value"]) > 0
+    assert set(defined) == {"TimeRange"}  # costs come priced by the app, per served model
     names = [i["name"] for i in WORKBOOK["items"]]
     assert len(set(names)) == len(names)
     for item in WORKBOOK["items"]:
@@ -153,6 +153,8 @@ def test_the_workbook_covers_what_operators_asked_for():
     assert {"jobs-by-state", "open-jobs", "failures", "tokens-cost", "slowest"} <= set(queries)
     assert "last_error" in queries["failures"] and "progress_percent" in queries["open-jobs"]
     assert "estimated_cost" in queries["tokens-cost"] and "saving" in queries["tokens-cost"]
+    assert '"batchdrop.cost"' in queries["tokens-cost"]
+    assert '"batchdrop.config.errors"' in queries["quota-poison"]
     assert "upload_to_results_seconds" in queries["slowest"]
 
 

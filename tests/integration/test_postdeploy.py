@@ -220,12 +220,34 @@ def test_health_that_recovers_after_role_propagation_passes(az: FakeAz, app: Sta
     assert "Health: HTTP 503; asking again" in out and "Health: OK." in out
 
 
-def test_app_without_a_health_endpoint_is_reported_not_failed(az: FakeAz, app: StandIn) -> None:
+def test_a_404_from_health_fails_because_the_functions_did_not_load(
+    az: FakeAz, app: StandIn
+) -> None:
+    # This version has /api/health: an app whose functions did not index answers 404 there.
     app.answers[:] = [(404, {"error": "not found"})]
     code, out = postdeploy(az, app)
+    assert code == 1, out
+    assert "Health: HTTP 404 from /api/health: the functions did not load" in out
+    assert "Application Insights > Failures" in out and "azd deploy" in out
+    assert len(health_calls(app)) == 3, "asked again while the host may still be loading"
+
+
+def test_a_404_that_turns_into_200_passes(az: FakeAz, app: StandIn) -> None:
+    app.answers[:] = [(404, {"error": "not found"}), (200, HEALTHY)]
+    code, out = postdeploy(az, app)
     assert code == 0, out
-    assert "has no /api/health" in out
-    assert len(health_calls(app)) == 1
+    assert "Health: HTTP 404; asking again" in out and "Health: OK." in out
+
+
+def test_crlf_output_of_a_windows_az_gives_the_same_keys(az: FakeAz, app: StandIn) -> None:
+    # az.cmd called from WSL ends lines with CRLF: the keys must arrive without the CR.
+    code, out = postdeploy(az, app, FAKE_AZ_CRLF="1")
+    assert code == 0, out
+    [call] = health_calls(app)
+    assert call["query"] == {"code": [FUNCTION_KEY]}
+    [deployment] = [c for c in az.calls() if c["command"].startswith("deployment group create")]
+    [secret] = deployment["files"].values()
+    assert json.loads(secret) == {"blobsExtensionKey": {"value": BLOBS_KEY}}
 
 
 def test_unreachable_app_has_no_verdict(az: FakeAz, app: StandIn) -> None:
@@ -288,6 +310,17 @@ def test_postprovision_turns_dynamic_quota_on_the_documented_way(az: FakeAz) -> 
     body = json.loads(patch["options"]["--body"])
     assert body == {"properties": {"dynamicThrottlingEnabled": True}}
     assert get["options"]["--url"] == DEPLOYMENT_URL
+    assert "Dynamic quota is on for gpt-5-4-mini-batch." in run.stdout
+
+
+def test_postprovision_reads_crlf_output_of_a_windows_az(az: FakeAz) -> None:
+    az.answer("rest --method patch", None)
+    az.answer("rest --method get", {"properties": {"dynamicThrottlingEnabled": True}})
+    env = {k: v for k, v in PROVISION_ENV.items() if k != "AZURE_SUBSCRIPTION_ID"}
+    run = run_hook("postprovision.sh", az, {**env, "FAKE_AZ_CRLF": "1"})
+    assert run.returncode == 0, run.stderr
+    patch, _ = rest_calls(az)
+    assert patch["options"]["--url"] == DEPLOYMENT_URL  # the subscription id without its CR
     assert "Dynamic quota is on for gpt-5-4-mini-batch." in run.stdout
 
 

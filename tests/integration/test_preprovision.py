@@ -147,6 +147,40 @@ def test_reprovision_counts_the_deployments_own_capacity_as_available(az: FakeAz
     assert "has room for 58000" in out and "10000 of it by this deployment" in out
 
 
+@pytest.mark.parametrize(
+    "capacity", ["99999999999999999999", "2147483648", "ten", "-5", "0", "1e4", "10 000"]
+)
+def test_a_capacity_azure_cannot_take_stops_with_one_line_naming_it(
+    az: FakeAz, capacity: str
+) -> None:
+    run = run_hook("preprovision.sh", az, {**ENV, "AZURE_OPENAI_DEPLOYMENT_CAPACITY": capacity})
+    assert run.returncode == 1, run.stdout
+    [line] = run.stderr.splitlines()
+    assert line.startswith(f"Preflight: AZURE_OPENAI_DEPLOYMENT_CAPACITY={capacity} is not ")
+    assert "from 1 to 2147483647" in line
+    assert "Preflight OK" not in run.stdout and "Illegal number" not in run.stderr
+    assert az.calls() == [], "stopped before asking Azure anything"
+
+
+def test_the_largest_capacity_azure_takes_is_compared_with_the_quota(az: FakeAz) -> None:
+    code, out = preflight(az, AZURE_OPENAI_DEPLOYMENT_CAPACITY="2147483647")
+    assert code == 1
+    assert "has room for 48000" in out and "is 2147483647" in out
+    code, out = preflight(az, AZURE_OPENAI_DEPLOYMENT_CAPACITY="048000")
+    assert code == 0 and "capacity 48000," in out, out
+
+
+def test_crlf_output_of_a_windows_az_is_read_like_lf(az: FakeAz) -> None:
+    # az.cmd called from WSL ends lines with CRLF: the versions, the SKU's quota name, the
+    # quota's numbers and the regions must still compare equal.
+    code, out = preflight(az, FAKE_AZ_CRLF="1")
+    assert code == 0, out
+    assert "Preflight OK." in out
+    code, out = preflight(az, FAKE_AZ_CRLF="1", AZURE_OPENAI_DEPLOYMENT_CAPACITY="48001")
+    assert code == 1
+    assert "has room for 48000 (limit 50000, in use 2000," in out
+
+
 def test_not_logged_in_stops_before_any_other_call(az: FakeAz) -> None:
     az.answer(
         "account show", exit_code=1, stderr="ERROR: Please run 'az login' to setup account.\n"

@@ -306,8 +306,16 @@ def test_a_blob_stored_with_content_encoding_gzip_is_read_as_stored_and_refused(
 def test_a_step_that_fails_every_time_ends_the_job_failed_with_its_summary(app_env, host):
     app_env(BATCH_MAX_STEP_FAILURES="3")
     deps = default_deps()
-    deps.work.delete_container()  # every prepare now fails to store its work files
     upload(deps, "doomed.jsonl", jsonl([chat("a", "x")]))
+    # A blob leased by someone else where prepare writes its request index: every prepare
+    # fails the same way (a lease conflict, not a setting a person could fix).
+    props = deps.blobs.get_blob_client(deps.settings.input_container, "doomed.jsonl")
+    job_id = Job.new(
+        deps.settings.input_container, "doomed.jsonl", props.get_blob_properties().etag
+    ).job_id
+    blocker = deps.work.get_blob_client(f"{job_id}/requests.jsonl")
+    blocker.upload_blob(b"")
+    blocker.acquire_lease(lease_duration=-1)
     deadline = time.monotonic() + 30
     while not (jobs(deps) and jobs(deps)[0].is_terminal):
         assert time.monotonic() < deadline

@@ -136,13 +136,20 @@ def test_prompt_custom_ids_are_checked_and_unique():
     assert codes(intake) == [(2, "duplicate_custom_id"), (3, "missing_prompt")]
 
 
+def test_an_empty_custom_id_on_a_prompt_line_says_it_may_be_left_out():
+    intake, _ = read(jsonl({"prompt": "a", "custom_id": " "}))
+    assert codes(intake) == [(1, "missing_custom_id")]
+    assert "leave it out" in intake.problems[0].message
+
+
 # --- CSV ----------------------------------------------------------------------------------------
 
 
 def test_csv_rows_with_quoted_line_breaks_and_custom_ids():
     data = b'custom_id,prompt,source\r\na,"two\r\nlines, one comma",web\r\n,empty id,x\r\nc,plain,y'
     intake, requests = read(data, kind="csv", chunk=4)
-    assert codes(intake) == [(4, "missing_custom_id")]
+    assert intake.ok  # an empty custom_id cell is the line number, like a missing column
+    assert [r.custom_id for r in requests] == ["a", "4", "c"]
     intake, requests = read(data.replace(b"\r\n,empty", b"\r\nb,empty"), kind="csv")
     assert intake.ok and intake.format == "csv"
     assert [r.custom_id for r in requests] == ["a", "b", "c"]

@@ -55,7 +55,7 @@ def test_csv_names_never_collide_however_the_inputs_are_named():
     assert len(set(header)) == len(header)
     assert header == [
         "custom_id", "line", "status",
-        "input.status", "input.input.status", "input.answer", "input.line",
+        "input.input.status", "input.status", "input.answer", "input.line",
         "answer.status", "answer.answer", "city",
         "error", "finish_reason", "raw_answer",
     ]  # fmt: skip
@@ -113,10 +113,10 @@ def test_merge_without_line_errors_needs_no_counting():
 
 
 def test_the_content_key_covers_bytes_settings_and_deployment():
-    def key(data, used=None, deployment="d"):
+    def key(data, used=None, deployment="d", kind="jsonl"):
         digest = Digest()
         list(digest.through([data[:3], data[3:]]))
-        return digest.key(used, deployment)
+        return digest.key(used, deployment, kind)
 
     settings = Used("a/_job.json", "e1", "1" * 64)
     assert key(b"same bytes") == key(b"same bytes")
@@ -124,3 +124,6 @@ def test_the_content_key_covers_bytes_settings_and_deployment():
     assert key(b"same bytes") != key(b"same bytes", settings)
     assert key(b"same bytes", settings) == key(b"same bytes", Used("b/_job.json", "e2", "1" * 64))
     assert key(b"same bytes") != key(b"same bytes", deployment="other")
+    # How the bytes are read is part of the content: a .csv's header and row are 2 .txt prompts.
+    assert key(b"same bytes", kind="csv") != key(b"same bytes", kind="text")
+    assert key(b"same bytes", kind="csv") != key(b"same bytes", kind="tsv")

@@ -49,7 +49,7 @@ def native(cid: str, text: str = "hi") -> dict:
         ("x.ndjson", "jsonl"),
         ("x.json", "json"),
         ("x.csv", "csv"),
-        ("x.TSV", "csv"),
+        ("x.TSV", "tsv"),
         ("notes.txt", "text"),
         ("sheet.xlsx", "unsupported"),
         ("data.jsonl.gz", "unsupported"),
@@ -95,6 +95,21 @@ def test_a_json_array_reports_each_bad_value_at_its_own_line():
     data = b'[\n  {"prompt": "fine"},\n  {"prompt": 3},\n  [1, 2],\n  {"prompt": NaN}\n]\n'
     intake, _ = read(data, "json")
     assert codes(intake) == [(3, "missing_prompt"), (4, "not_an_object"), (5, "invalid_json")]
+
+
+def test_json_values_that_are_not_objects_name_their_position_and_the_fix():
+    intake, _ = read(b'["first prompt", "second prompt",\n 7, null, [1]]', "json")
+    assert (
+        codes(intake) == [(1, "not_an_object"), (1, "not_an_object")] + [(2, "not_an_object")] * 3
+    )
+    messages = [p.message for p in intake.problems]
+    assert len(set(messages)) == len(messages)
+    assert messages[1].startswith("Line 1: item 2 of the JSON array is a string, not an object")
+    assert '{"prompt": "..."}' in messages[1] and ".txt" in messages[1]
+    assert messages[2].startswith("Line 2: item 3 of the JSON array is a number")
+    assert "null" in messages[3] and "an array" in messages[4]
+    intake, _ = read(b'{"prompt": "a"}\n"b"\n', "json")  # values one after another
+    assert intake.problems[0].message.startswith("Line 2: value 2 of the file is a string")
 
 
 def test_an_unclosed_array_and_text_after_the_array_are_one_problem_each():

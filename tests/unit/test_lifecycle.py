@@ -141,13 +141,13 @@ def test_a_refused_batch_is_handed_to_completion_through_the_lifecycle():
     from shared.batches.azure_openai import refused
 
     request = httpx2.Request("POST", "http://x/openai/v1/batches")
-    denied = openai.PermissionDeniedError(
-        "no", response=httpx2.Response(403, request=request), body={"code": "PermissionDenied"}
+    invalid = openai.UnprocessableEntityError(
+        "no", response=httpx2.Response(422, request=request), body={"code": "invalidPayload"}
     )
-    deps = make_deps(FakeService(create_errors=[refused(denied)]))
+    deps = make_deps(FakeService(create_errors=[refused(invalid)]))
     part = Part(0, "dep", URL, 1, file_id="f0", uploaded_at=int(time.time()))
     job = deps.store.create(replace(Job.new("in", "r.jsonl", "e"), status=JobStatus.SUBMITTING))
     job = deps.store.save(replace(job, parts=(part,)))
     after = lifecycle.advance(deps, job)
     assert after.status == JobStatus.COMPLETING and len(deps.queue.sent) == 1
-    assert deps.store.get(job.job_id).parts[0].errors[0]["code"] == "PermissionDenied"
+    assert deps.store.get(job.job_id).parts[0].errors[0]["code"] == "invalidPayload"

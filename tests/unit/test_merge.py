@@ -112,4 +112,9 @@ def test_tally_sums_usage_of_both_api_shapes():
     )
     tally.add({"status": "failed", "response": None})
     assert (tally.total, tally.succeeded, tally.failed) == (3, 2, 1)
-    assert tally.usage == {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}
+    assert tally.usage == {
+        "prompt_tokens": 3,
+        "completion_tokens": 4,
+        "total_tokens": 7,
+        "reasoning_tokens": 0,
+    }

@@ -69,17 +69,18 @@ def test_a_lost_create_answer_is_looked_up_next_time_not_repeated():
 
 
 def test_a_permanent_refusal_fails_the_part_with_the_service_message():
+    # A refusal of what was sent (a 401 or 403 is a wrong setting instead: test_config_errors).
     refusal = status_error(
-        openai.PermissionDeniedError,
-        403,
-        "PermissionDenied",
-        "The principal lacks batches/write on this resource.",
+        openai.UnprocessableEntityError,
+        422,
+        "invalidPayload",
+        "The input file's endpoint does not match the batch's endpoint.",
     )
     deps, job = setup(FakeService(create_errors=[refused(refusal)]))
     job = advance_active(deps, job)
     part = job.parts[0]
-    assert part.remote_status == "failed" and part.errors[0]["status_code"] == 403
-    assert "lacks batches/write" in part.errors[0]["message"]
+    assert part.remote_status == "failed" and part.errors[0]["status_code"] == 422
+    assert "does not match" in part.errors[0]["message"]
     assert job.status == JobStatus.COMPLETING  # the lifecycle hands it to completion
 
 

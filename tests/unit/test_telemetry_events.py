@@ -38,6 +38,8 @@ JOB_FIELDS = (
     "created_at",
     "updated_at",
     "last_error",
+    "estimated_cost",
+    "saving",
 )
 PART_FIELDS = ("deployment", "batch_id", "count", "completed", "failed", "remote_status")
 

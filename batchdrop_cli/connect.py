@@ -1,0 +1,116 @@
+"""Where the CLI finds storage: flags first, then the environment. A connection string
+(Azurite, or an account with keys) or the account's URL with the person's Entra ID login
+(`az login`, or any DefaultAzureCredential source): never a key in Azure."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+
+from azure.storage.blob import BlobServiceClient, ContainerClient
+
+from shared.config import DEFAULTS, STORAGE, StorageSettings
+from shared.jobs.store import TableJobStore
+from shared.lifecycle.reopen import Storage
+from shared.storage import clients
+
+CONNECTION = "BATCHDROP_CONNECTION_STRING"
+ACCOUNT_URL = "BATCHDROP_ACCOUNT_URL"
+TABLE_URL = "BATCHDROP_TABLE_URL"
+NAMES = {
+    "input_container": "BATCH_INPUT_CONTAINER",
+    "output_container": "BATCH_OUTPUT_CONTAINER",
+    "work_container": "BATCH_WORK_CONTAINER",
+    "table": "BATCH_JOBS_TABLE",
+}
+MISSING = (
+    f"no storage given: pass --connection-string (Azurite: `{CONNECTION}` or `{STORAGE}`) or "
+    f"--account-url https://<account>.blob.core.windows.net (`{ACCOUNT_URL}`; you sign in "
+    "with `az login`)"
+)
+
+
+class ConnectError(ValueError):
+    """Nothing says which storage to use, or what was given cannot be used."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_argument_group("storage (flags, else the environment)")
+    where.add_argument("--connection-string", help=f"Azurite or a key-based account ({CONNECTION})")
+    where.add_argument("--account", help="the storage account's name: its URLs in public Azure")
+    where.add_argument("--account-url", help=f"the account's blob endpoint ({ACCOUNT_URL})")
+    where.add_argument("--table-url", help=f"the table endpoint if not derived ({TABLE_URL})")
+    for name, setting in NAMES.items():
+        flag = "--" + name.replace("_", "-")
+        where.add_argument(flag, help=f"({setting}, default {DEFAULTS[setting]})")
+
+
+@dataclass(frozen=True)
+class Connection:
+    storage: StorageSettings
+    input_container: str
+    output_container: str
+    work_container: str
+    table: str
+
+    @classmethod
+    def from_args(
+        cls, args: argparse.Namespace, env: Mapping[str, str] | None = None
+    ) -> Connection:
+        env = os.environ if env is None else env
+        names = {
+            name: getattr(args, name, None) or env.get(setting) or str(DEFAULTS[setting])
+            for name, setting in NAMES.items()
+        }
+        return cls(storage=_storage(args, env), **names)
+
+    @cached_property
+    def blobs(self) -> BlobServiceClient:
+        return clients.blob_service(self.storage)
+
+    @cached_property
+    def store(self) -> TableJobStore:
+        return TableJobStore(clients.table_client(self.storage, self.table))
+
+    @property
+    def inputs(self) -> ContainerClient:
+        return self.blobs.get_container_client(self.input_container)
+
+    @property
+    def output(self) -> ContainerClient:
+        return self.blobs.get_container_client(self.output_container)
+
+    @property
+    def checks(self) -> Storage:
+        """What a retry's checks read (shared/lifecycle/reopen.py)."""
+        work = self.blobs.get_container_client(self.work_container)
+        return Storage(self.store, self.blobs, self.output, work)
+
+
+def _storage(args: argparse.Namespace, env: Mapping[str, str]) -> StorageSettings:
+    """Flags first, then the CLI's own variables, then the app's AzureWebJobsStorage."""
+    account = f"https://{args.account}.blob.core.windows.net" if args.account else None
+    given = [
+        ("connection", args.connection_string),
+        ("url", args.account_url or account),
+        ("connection", env.get(CONNECTION)),
+        ("url", env.get(ACCOUNT_URL)),
+        ("connection", env.get(STORAGE)),
+    ]
+    kind, value = next(((k, v.strip()) for k, v in given if v and v.strip()), ("", ""))
+    if kind == "connection":
+        return StorageSettings(connection_string=value)
+    if not value:
+        raise ConnectError(MISSING)
+    blob = value.rstrip("/")
+    table = (args.table_url or env.get(TABLE_URL) or _table_url(blob)).rstrip("/")
+    return StorageSettings(service_uris={"blob": blob, "table": table})
+
+
+def _table_url(blob_url: str) -> str:
+    if ".blob." not in blob_url:
+        raise ConnectError(f"cannot derive the table endpoint from {blob_url}: pass --table-url")
+    return blob_url.replace(".blob.", ".table.", 1)

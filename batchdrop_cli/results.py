@@ -1,0 +1,112 @@
+"""`batchdrop results`: a job's outputs, downloaded (`--out DIR`) or previewed: the first
+rows of results.jsonl (or results.csv), read no further than they need."""
+
+from __future__ import annotations
+
+import argparse
+import codecs
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from azure.storage.blob import ContainerClient
+from rich.console import Console
+from rich.table import Table
+
+from batchdrop_cli.connect import Connection
+from batchdrop_cli.find import find_job
+from batchdrop_cli.views import clip
+from shared.jobs.model import Job
+from shared.results.answers import answer_text
+from shared.storage.names import RESULTS, RESULTS_CSV
+from shared.storage.outputs import FolderState, folder_state
+
+
+class NoResults(LookupError):
+    """The job has no such output (yet)."""
+
+
+def results(conn: Connection, args: argparse.Namespace, console: Console) -> int:
+    job = find_job(conn, args.job)
+    state = folder_state(conn.output, job.name)
+    if state.owner not in (None, job.job_id):
+        newer = f"the folder now holds job {state.owner}'s outputs (a newer upload)"
+        console.print(f"[yellow]{newer}[/]")
+    wanted = RESULTS_CSV if args.csv else RESULTS
+    if wanted not in state.files:
+        raise NoResults(_missing(job, wanted, state))
+    if args.out:
+        names = [wanted] if args.csv else [n for n in state.files if n != RESULTS_CSV]
+        for name in names:
+            console.print(f"saved {_download(conn.output, state.folder, name, args.out)}")
+        return 0
+    rows = args.rows
+    preview = (_csv_preview if args.csv else _preview)(conn.output, state, rows)
+    console.print(preview)
+    if job.total > rows:
+        console.print(f"the first {rows} of {job.total}; all of them: --out DIR")
+    return 0
+
+
+def _missing(job: Job, name: str, state: FolderState) -> str:
+    if not state.files:
+        return f"no outputs yet for {job.name}: the job is {job.status.value}"
+    if name == RESULTS_CSV:
+        return "no results.csv: only prompt, CSV and text inputs and structured outputs have one"
+    return f"no {name} for {job.name} (it has {', '.join(state.files)})"
+
+
+def _download(container: ContainerClient, folder: str, name: str, out: Path) -> Path:
+    path = out / folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as stream:
+        container.download_blob(f"{folder}/{name}").readinto(stream)
+    return path
+
+
+def lines(container: ContainerClient, name: str) -> Iterator[str]:
+    """A blob's text lines with their ends, streamed: a caller that stops early reads no
+    further than the chunk it is in."""
+    decode = codecs.getincrementaldecoder("utf-8-sig")(errors="replace").decode
+    left = ""
+    for chunk in container.download_blob(name).chunks():
+        *whole, left = (left + decode(chunk)).split("\n")
+        yield from (line + "\n" for line in whole)
+    if left:
+        yield left
+
+
+def _preview(container: ContainerClient, state: FolderState, rows: int) -> Table:
+    table = Table("line", "custom_id", "status", "tries", "answer or error")
+    found = lines(container, f"{state.folder}/{RESULTS}")
+    for raw in (r for _, r in zip(range(rows), found, strict=False)):
+        row = json.loads(raw)
+        table.add_row(str(row["line"]), clip(row["custom_id"], 30), row["status"],
+                      str(row.get("attempts", "")), clip(_said(row), 100))  # fmt: skip
+    return table
+
+
+def _said(row: dict[str, Any]) -> str:
+    if row["status"] == "succeeded":
+        return answer_text(row.get("response")) or json.dumps(row.get("response"))[:200]
+    error = row.get("error") or {}
+    return f"{error.get('code')}: {error.get('message')}"
+
+
+def _csv_preview(container: ContainerClient, state: FolderState, rows: int) -> Table:
+    found = lines(container, f"{state.folder}/{RESULTS_CSV}")
+    head = next(found, "")
+    delimiter = max(",;\t", key=head.count)
+    reader = csv.reader(_chain(head, found), delimiter=delimiter)
+    header = next(reader, [])
+    table = Table(*(clip(h, 30) for h in header))
+    for _, row in zip(range(rows), reader, strict=False):
+        table.add_row(*(clip(cell, 60) for cell in row))
+    return table
+
+
+def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
+    yield first
+    yield from rest

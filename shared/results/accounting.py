@@ -1,0 +1,43 @@
+"""What a finished job used and cost: summary.json's `cost` block from the merge's tally and the
+price table (shared/costs.py, BATCH_PRICES over its examples), and the requests, tokens and
+cost metrics per deployment. Estimates, never an invoice."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from shared.costs import estimate_cost, price_table
+from shared.results.tally import Tally
+from shared.telemetry import metrics
+
+EXAMPLES_NOTE = (
+    "Estimated from the token usage at the example list prices in shared/costs.py: examples, "
+    "not promises. Set BATCH_PRICES to the prices you pay."
+)
+OWN_PRICES_NOTE = "Estimated from the token usage at the prices in BATCH_PRICES."
+
+
+def cost_summary(tally: Tally, prices: Mapping[str, Mapping[str, float]]) -> dict[str, Any]:
+    """Batch cost, the same tokens at standard (online) prices, and the saving, per deployment
+    priced by the model its answers came from."""
+    usage = {name: d.usage for name, d in tally.by_deployment.items() if name}
+    models = {name: d.model for name, d in tally.by_deployment.items() if name and d.model}
+    cost = estimate_cost(usage, models, price_table(prices))
+    cost["note"] = OWN_PRICES_NOTE if prices else EXAMPLES_NOTE
+    return cost
+
+
+def report(tally: Tally, cost: Mapping[str, Any]) -> None:
+    """Requests by outcome, tokens in and out (and reasoning) and the estimated cost, per
+    deployment, once per finished job. Never raises (the metric functions swallow errors)."""
+    rows = cost.get("by_deployment") or {}
+    for name, deployment in tally.by_deployment.items():
+        metrics.record_requests(name, deployment.succeeded, deployment.failed)
+        usage = deployment.usage
+        metrics.record_tokens(
+            name, usage["prompt_tokens"], usage["completion_tokens"], usage["reasoning_tokens"]
+        )
+        row = rows.get(name) or {}
+        if row.get("cost") is not None:
+            metrics.record_cost(name, row.get("model") or "", row["cost"], row["standard_cost"])
