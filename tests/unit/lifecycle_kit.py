@@ -316,18 +316,21 @@ class InputBlob:
 
 
 class OutputContainer(FakeContainer):
-    """The output container, remembering every summary.json each job wrote (I4: completing
-    again writes the same bytes)."""
+    """The output container, remembering every summary.json each job wrote for each of its
+    rounds (I4: completing the same round again writes the same bytes; a retry a person asked
+    for is a new round)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.summaries: dict[str, set[bytes]] = {}
+        self.summaries: dict[tuple[str, int], set[bytes]] = {}
 
     def upload_blob(self, name: str, data: Any, **options: object) -> None:
         super().upload_blob(name, data, **options)
         if name.endswith("/summary.json"):
             written = self.blobs[name]
-            self.summaries.setdefault(orjson.loads(written)["job_id"], set()).add(written)
+            doc = orjson.loads(written)
+            key = (doc["job_id"], len(doc.get("batches") or ()))
+            self.summaries.setdefault(key, set()).add(written)
 
 
 class SimBlobService(FakeBlobService):

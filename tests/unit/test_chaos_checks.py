@@ -114,7 +114,7 @@ def test_prompt_text_in_a_log_and_a_backward_move_are_caught():
     world = clean_world()
     world.texts["host.log"] += f"\nINFO answer to {CANARY} 7"
     job_id = world.transitions[0][0]
-    world.transitions.append((job_id, "completed", "in_progress"))
+    world.transitions.append((job_id, "rejected", "in_progress"))
     assert set(found(world)) == {"nothing_leaked", "forward_only"}
 
 

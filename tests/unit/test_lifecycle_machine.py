@@ -28,10 +28,10 @@ from hypothesis.stateful import (
 from shared import crash
 from shared.completion import complete_job
 from shared.deps import Deps
-from shared.http_api import cancel_job
+from shared.http_api import cancel_job, retry_job
 from shared.intake.receive import record_job
 from shared.intake.sweep import sweep_inputs
-from shared.jobs.model import Job, JobStatus, StopReason, job_id_for
+from shared.jobs.model import FINAL, Job, JobStatus, StopReason, job_id_for
 from shared.lifecycle.advance import advance
 from shared.storage.names import RESULTS, SUMMARY, output_prefix
 from shared.storage.ownership import MARKER
@@ -158,6 +158,14 @@ class Lifecycle(RuleBasedStateMachine):
             self.world.store.request_stop(job_id, StopReason.CANCEL, "cancelled")
         else:
             guarded(lambda: cancel_job(self.world.workers[0], job_id))
+
+    @precondition(lambda self: self.uploads)
+    @rule(index=st.integers(0, 50))
+    def retry_failed_requests(self, index: int) -> None:
+        """A person asks to send a finished job's failed requests again (HTTP API)."""
+        upload = self.uploads[index % len(self.uploads)]
+        job_id = job_id_for(INPUT, upload.name, upload.etag)
+        guarded(lambda: retry_job(self.world.workers[0], job_id))
 
     # ----- the triggers -----------------------------------------------------------------
 
@@ -305,11 +313,19 @@ class Lifecycle(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self._settle()
+        # A person retries what failed (a cancel leaves failed requests too); it settles again.
+        for job in self._jobs():
+            if job.status in FINAL and job.failed:
+                guarded(lambda job=job: retry_job(self.world.workers[1], job.job_id))
+        self._settle()
         jobs = self._jobs()
         assert [j for j in jobs if not (j.is_terminal and j.cleaned)] == []
         for status in sorted({j.status.value for j in jobs}):
             event(f"a job ended {status}")  # --hypothesis-show-statistics: what the runs reached
         event(f"batches at the service: {min(len(self.world.sim.batches), 5)}+")
+        finals = {s.value for s in FINAL}
+        if any(old in finals for _, old, _ in self.world.table.changes):
+            event("a finished job was retried")
         self._newest_versions_own_their_folders()
         self._folders_hold_one_job_each()
         assert [b.id for b in self.world.sim.batches.values() if b.live] == []
