@@ -93,6 +93,7 @@ class Lifecycle(RuleBasedStateMachine):
         self.events: list[str] = []
         self.messages: list[str] = []
         self.tags = 0
+        self.retries_asked: set[str] = set()
 
     @initialize(size=st.integers(1, 4), mixed=st.booleans())
     def first_upload(self, size: int, mixed: bool) -> None:
@@ -164,7 +165,10 @@ class Lifecycle(RuleBasedStateMachine):
     def retry_failed_requests(self, index: int) -> None:
         """A person asks to send a finished job's failed requests again (HTTP API)."""
         upload = self.uploads[index % len(self.uploads)]
-        job_id = job_id_for(INPUT, upload.name, upload.etag)
+        self._retry(job_id_for(INPUT, upload.name, upload.etag))
+
+    def _retry(self, job_id: str) -> None:
+        self.retries_asked.add(job_id)
         guarded(lambda: retry_job(self.world.workers[0], job_id))
 
     # ----- the triggers -----------------------------------------------------------------
@@ -271,6 +275,12 @@ class Lifecycle(RuleBasedStateMachine):
         assert self.world.table.illegal == []
 
     @invariant()
+    def a_finished_job_reopens_only_when_a_person_asked(self) -> None:
+        finals = {s.value for s in FINAL}
+        reopened = {job for job, old, _ in self.world.table.changes if old in finals}
+        assert reopened <= self.retries_asked
+
+    @invariant()
     def at_most_one_live_batch_per_part(self) -> None:
         doubled = {k: v for k, v in self.world.sim.live_per_part().items() if len(v) > 1}
         assert doubled == {}
@@ -316,7 +326,7 @@ class Lifecycle(RuleBasedStateMachine):
         # A person retries what failed (a cancel leaves failed requests too); it settles again.
         for job in self._jobs():
             if job.status in FINAL and job.failed:
-                guarded(lambda job=job: retry_job(self.world.workers[1], job.job_id))
+                self._retry(job.job_id)
         self._settle()
         jobs = self._jobs()
         assert [j for j in jobs if not (j.is_terminal and j.cleaned)] == []
