@@ -1,5 +1,5 @@
-"""Every emulator fault at once, each with a small chance on every call, batch, file or line
-it could apply to (unlimited times), so a seeded run meets all of them together."""
+"""Every emulator fault at once: each kind once for sure, then each with a small chance on
+every call, batch, file or line it could apply to, so a seeded run meets all of them together."""
 
 from __future__ import annotations
 
@@ -20,13 +20,13 @@ STORM: tuple[tuple[dict[str, Any], float], ...] = (
     ({"kind": "commit_then_timeout", "target": "file", "delay": 3}, 0.05),
     ({"kind": "token_limit_exceeded", "stage": "create"}, 0.08),
     ({"kind": "token_limit_exceeded", "stage": "validation"}, 0.05),
-    ({"kind": "file_status", "status": "pending"}, 0.03),
-    ({"kind": "file_status", "status": "error"}, 0.03),
-    ({"kind": "batch_outcome", "status": "expired", "fraction": 0.5}, 0.05),
+    ({"kind": "file_status", "status": "pending"}, 0.06),
+    ({"kind": "file_status", "status": "error"}, 0.06),
+    ({"kind": "batch_outcome", "status": "expired", "fraction": 0.5}, 0.06),
     ({"kind": "batch_outcome", "status": "cancelled", "fraction": 0.4}, 0.02),
     ({"kind": "output_anomaly", "duplicate": 1, "unknown": 1, "lost": 1}, 0.08),
     ({"kind": "odd_shape", "shape": "choices_not_objects"}, 0.04),
-    ({"kind": "odd_shape", "shape": "response_string"}, 0.04),
+    ({"kind": "odd_shape", "shape": "response_string"}, 0.06),
     ({"kind": "odd_shape", "shape": "body_list"}, 0.03),
     ({"kind": "odd_shape", "shape": "not_json"}, 0.03),
     ({"kind": "line_failure", "status_code": 500, "attempts": 1}, 0.05),
@@ -41,7 +41,13 @@ STORM: tuple[tuple[dict[str, Any], float], ...] = (
 
 
 def storm_rules(scale: float = 1.0) -> list[dict[str, Any]]:
-    return [{**rule, "times": None, "probability": min(1.0, p * scale)} for rule, p in STORM]
+    """Each fault once for sure (the first call, file, batch or line it fits), then at random
+    with its chance: a run meets every kind however its draws fall."""
+    if scale <= 0:
+        return []
+    once = [{**rule, "times": 1} for rule, _ in STORM]
+    random = [{**rule, "times": None, "probability": min(1.0, p * scale)} for rule, p in STORM]
+    return once + random
 
 
 def label(rule: dict[str, Any]) -> str:
