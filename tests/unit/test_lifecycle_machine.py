@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -33,10 +32,18 @@ from shared.intake.receive import record_job
 from shared.intake.sweep import sweep_inputs
 from shared.jobs.model import FINAL, Job, JobStatus, StopReason, job_id_for
 from shared.lifecycle.advance import advance
-from shared.storage.names import RESULTS, SUMMARY, output_prefix
-from shared.storage.ownership import MARKER
+from shared.storage.names import SUMMARY
 from shared.upload import receive_blob
-from tests.unit.lifecycle_kit import INPUT, OutputContainer, ServiceView, World
+from tests.unit.lifecycle_kit import (
+    INPUT,
+    OutputContainer,
+    Upload,
+    World,
+    content,
+    folders_hold_one_job_each,
+    newest_versions_own_their_folders,
+)
+from tests.unit.sim_service import ServiceView
 
 NAMES = ("a.jsonl", "b.jsonl")
 POINTS = (
@@ -46,33 +53,6 @@ POINTS = (
     "after_outputs_written",
 )
 FAULTS = ("lose_upload", "lose_create", "quota", "unusable_upload")
-
-
-@dataclass(frozen=True)
-class Upload:
-    name: str
-    etag: str
-    modified: Any
-    ids: tuple[str, ...]  # () when the content is rejected
-    data: bytes
-
-
-def content(tag: str, size: int, mixed: bool, bad: bool) -> tuple[bytes, tuple[str, ...]]:
-    ids = tuple(f"{tag}-{i}" for i in range(size))
-    lines = [
-        {
-            "custom_id": cid,
-            "method": "POST",
-            "url": "/v1/chat/completions",
-            "body": {
-                "model": "dep2" if mixed and i % 2 else "dep",
-                "messages": [{"role": "user", "content": "hi"}],
-            },
-        }
-        for i, cid in enumerate(ids)
-    ]
-    data = b"".join(orjson.dumps(line) + b"\n" for line in lines)
-    return (data + b"{not json\n", ()) if bad else (data, ids)
 
 
 def guarded(call: Callable[[], Any]) -> None:
@@ -336,8 +316,8 @@ class Lifecycle(RuleBasedStateMachine):
         finals = {s.value for s in FINAL}
         if any(old in finals for _, old, _ in self.world.table.changes):
             event("a finished job was retried")
-        self._newest_versions_own_their_folders()
-        self._folders_hold_one_job_each()
+        newest_versions_own_their_folders(self.world, self.uploads, NAMES)
+        folders_hold_one_job_each(self.world, self.uploads)
         assert [b.id for b in self.world.sim.batches.values() if b.live] == []
         assert list(self.world.sim.files) == []
 
@@ -358,40 +338,6 @@ class Lifecycle(RuleBasedStateMachine):
                     break
             if all(j.is_terminal and j.cleaned for j in self._jobs()) and not self.messages:
                 return
-
-    def _folders_hold_one_job_each(self) -> None:
-        """Every folder with files has the summary of a job for that folder's input, and
-        results (when there are any) of that very upload."""
-        uploads = {job_id_for(INPUT, u.name, u.etag): u for u in self.uploads}
-        folders: dict[str, dict[str, bytes]] = {}
-        for name, data in self.world.blobs.get_container_client("out").blobs.items():
-            folder, _, file = name.rpartition("/")
-            folders.setdefault(folder, {})[file] = data
-        for folder, files in folders.items():
-            if set(files) <= {MARKER}:
-                continue
-            summary = orjson.loads(files[SUMMARY])
-            upload = uploads[summary["job_id"]]
-            assert output_prefix(upload.name) == folder
-            if RESULTS in files and summary["status"] not in ("skipped", "rejected"):
-                ids = [orjson.loads(x)["custom_id"] for x in files[RESULTS].splitlines()]
-                assert ids == list(upload.ids), (folder, summary["status"])
-
-    def _newest_versions_own_their_folders(self) -> None:
-        output = self.world.blobs.get_container_client("out")
-        for name in NAMES:
-            if name not in self.world.blobs.inputs.blobs:
-                continue
-            etag = self.world.blobs.inputs.etags[name]
-            newest = self.world.store.get(job_id_for(INPUT, name, etag))
-            assert newest is not None, name
-            summary = orjson.loads(output.blobs[f"{output_prefix(name)}/{SUMMARY}"])
-            assert (summary["job_id"], summary["status"]) == (newest.job_id, newest.status.value)
-            upload = next(u for u in self.uploads if (u.name, u.etag) == (name, etag))
-            results = output.blobs.get(f"{output_prefix(name)}/{RESULTS}")
-            if results is not None and summary["status"] not in ("skipped", "rejected"):
-                ids = [orjson.loads(x)["custom_id"] for x in results.splitlines()]
-                assert ids == list(upload.ids)
 
 
 # BATCHDROP_MACHINE_EXAMPLES=2000 for a longer search than CI's.

@@ -12,9 +12,11 @@ import sys
 import threading
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
+from typing import Any
 
-from tests.conftest import ROOT
+from tests.conftest import API_KEY, ROOT
 
 READY_SECONDS = 60.0
 
@@ -92,3 +94,31 @@ class HostProcess:
 def host_env(base: dict[str, str], name: str, folder: Path) -> dict[str, str]:
     """The host's environment: the shared settings, its own telemetry file."""
     return {**base, "BATCHDROP_TELEMETRY_FILE": str(folder / f"telemetry-{name}.jsonl")}
+
+
+def app_settings(azurite: Any, emulator_url: str) -> dict[str, str]:
+    """The app's settings for both hosts: names of their own, the test suite's short leases
+    and timeouts, a poll every second, parts of at most 8 requests."""
+    tag = uuid.uuid4().hex[:8]
+    return {
+        "AzureWebJobsStorage": azurite.connection_string,
+        "AZURE_OPENAI_ENDPOINT": emulator_url,
+        "AZURE_OPENAI_API_KEY": API_KEY,
+        "AZURE_OPENAI_DEPLOYMENT": "gpt-4o-mini-batch",
+        "BATCH_INPUT_CONTAINER": f"chaos-in-{tag}",
+        "BATCH_OUTPUT_CONTAINER": f"chaos-out-{tag}",
+        "BATCH_WORK_CONTAINER": f"chaos-work-{tag}",
+        "BATCH_JOBS_TABLE": f"chaos{tag}",
+        "BATCH_COMPLETION_QUEUE": f"chaos-done-{tag}",
+        "POLL_SCHEDULE": "* * * * * *",
+        "BATCH_STATUS_MIN_SECONDS": "0",
+        "BATCH_QUOTA_BACKOFF_SECONDS": "0.2",
+        "BATCH_LEASE_SECONDS": "2",
+        "BATCH_CLOCK_SKEW_SECONDS": "0",
+        "AZURE_OPENAI_TIMEOUT_SECONDS": "2",
+        "BATCH_SETTLE_SECONDS": "0",
+        "BATCH_FILE_WAIT_SECONDS": "1",
+        "BATCH_FILE_DEADLINE_SECONDS": "4",
+        "BATCH_MAX_REQUESTS": "8",
+        "BATCH_POLL_CONCURRENCY": "8",
+    }

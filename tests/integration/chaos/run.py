@@ -8,7 +8,6 @@ import json
 import random
 import threading
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,10 +20,10 @@ from shared.config import Settings
 from shared.jobs.model import TERMINAL, StopReason, job_id_for
 from shared.jobs.store import TableJobStore
 from shared.storage import clients
-from tests.conftest import API_KEY
 from tests.integration.chaos.checks import World
-from tests.integration.chaos.hosts import HostProcess, host_env
+from tests.integration.chaos.hosts import HostProcess, app_settings, host_env
 from tests.integration.chaos.rules import applied_by_kind, storm_rules
+from tests.integration.chaos.watch import Watcher
 from tests.integration.chaos.workload import SETTINGS, Action, Version, Workload, build
 
 
@@ -44,69 +43,12 @@ class Plan:
         return replace(self, **fields)
 
 
-def app_settings(azurite: Any, emulator_url: str) -> dict[str, str]:
-    tag = uuid.uuid4().hex[:8]
-    return {
-        "AzureWebJobsStorage": azurite.connection_string,
-        "AZURE_OPENAI_ENDPOINT": emulator_url,
-        "AZURE_OPENAI_API_KEY": API_KEY,
-        "AZURE_OPENAI_DEPLOYMENT": "gpt-4o-mini-batch",
-        "BATCH_INPUT_CONTAINER": f"chaos-in-{tag}",
-        "BATCH_OUTPUT_CONTAINER": f"chaos-out-{tag}",
-        "BATCH_WORK_CONTAINER": f"chaos-work-{tag}",
-        "BATCH_JOBS_TABLE": f"chaos{tag}",
-        "BATCH_COMPLETION_QUEUE": f"chaos-done-{tag}",
-        "POLL_SCHEDULE": "* * * * * *",
-        "BATCH_STATUS_MIN_SECONDS": "0",
-        "BATCH_QUOTA_BACKOFF_SECONDS": "0.2",
-        "BATCH_LEASE_SECONDS": "2",
-        "BATCH_CLOCK_SKEW_SECONDS": "0",
-        "AZURE_OPENAI_TIMEOUT_SECONDS": "2",
-        "BATCH_SETTLE_SECONDS": "0",
-        "BATCH_FILE_WAIT_SECONDS": "1",
-        "BATCH_FILE_DEADLINE_SECONDS": "4",
-        "BATCH_MAX_REQUESTS": "8",
-        "BATCH_POLL_CONCURRENCY": "8",
-    }
-
-
 @dataclass
 class Tally:
     uploads: Counter[str] = field(default_factory=Counter)
     cancels: Counter[str] = field(default_factory=Counter)
     deletes: int = 0
     kills: int = 0
-
-
-class Watcher:
-    """Samples every job's state from the table twice a second: the changes it sees are
-    checked against ALLOWED afterwards (I5)."""
-
-    def __init__(self, table: Any) -> None:
-        self.table = table
-        self.last: dict[str, str] = {}
-        self.transitions: list[tuple[str, str, str]] = []
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="chaos-watcher", daemon=True)
-
-    def _run(self) -> None:
-        while not self.stopped.wait(0.5):
-            try:
-                self.sample()
-            except Exception:  # noqa: BLE001 - a missed sample only coarsens the check
-                continue
-
-    def sample(self) -> dict[str, tuple[str, bool]]:
-        rows = self.table.query_entities(
-            "RowKey eq 'job'", select=["PartitionKey", "Status", "Cleaned"]
-        )
-        seen = {r["PartitionKey"]: (r["Status"], bool(r.get("Cleaned"))) for r in rows}
-        for job_id, (status, _) in seen.items():
-            before = self.last.get(job_id)
-            if before is not None and before != status:
-                self.transitions.append((job_id, before, status))
-            self.last[job_id] = status
-        return seen
 
 
 class ChaosRun:
