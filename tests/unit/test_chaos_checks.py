@@ -132,3 +132,12 @@ def test_a_step_failing_on_a_bug_of_the_app_is_caught_but_a_fault_is_not():
     assert found(world) == {}
     world.texts["host.log"] += "\nAttributeError: 'str' object has no attribute 'get'"
     assert list(found(world)) == ["no_code_errors"]
+
+
+def test_a_state_change_the_store_wrote_outside_allowed_is_caught():
+    world = clean_world()
+    job_id = world.transitions[0][0]
+    world.reported = [(job_id, "", "received"), (job_id, "received", "submitting")]
+    assert found(world) == {}
+    world.reported.append((job_id, "received", "completed"))
+    assert list(found(world)) == ["every_change_allowed"]

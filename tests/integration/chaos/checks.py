@@ -29,6 +29,7 @@ class World:
     versions: dict[str, Version]  # job id -> the upload it is for
     texts: dict[str, str]  # log, telemetry and table dumps, by where they came from
     transitions: list[tuple[str, str, str]] = field(default_factory=list)  # job, from, to
+    reported: list[tuple[str, str, str]] = field(default_factory=list)  # the same, as written
     bound: float = 0.0  # seconds within which every job must end
 
 
@@ -207,6 +208,16 @@ def forward_only(world: World) -> list[str]:
     ]
 
 
+def every_change_allowed(world: World) -> list[str]:
+    """I5, exactly: every state change the store wrote (its JobStateChanged events, with the
+    state it replaced) is one ALLOWED lists."""
+    return [
+        f"job {job}: {before} -> {after} written"
+        for job, before, after in world.reported
+        if before and JobStatus(after) not in ALLOWED.get(JobStatus(before), frozenset())
+    ]
+
+
 def _closure() -> dict[JobStatus, set[JobStatus]]:
     """Sampling can miss steps: whatever a chain of allowed moves reaches."""
     reach = {s: set(ALLOWED.get(s, ())) for s in JobStatus}
@@ -239,6 +250,7 @@ CHECKS = (
     nothing_leaked,
     no_code_errors,
     forward_only,
+    every_change_allowed,
     ended_in_time,
 )
 

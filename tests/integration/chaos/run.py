@@ -219,6 +219,17 @@ class ChaosRun:
         texts["job table"] = "\n".join(json.dumps(dict(r), default=str) for r in rows)
         return texts
 
+    def _reported(self) -> list[tuple[str, str, str]]:
+        """Every JobStateChanged event the hosts wrote to their telemetry files."""
+        found = []
+        for path in self.folder.glob("telemetry-*.jsonl"):
+            for line in path.read_text(errors="replace").splitlines():
+                row = json.loads(line) if line.startswith("{") else {}
+                if row.get("name") == "JobStateChanged":
+                    a = row["attributes"]
+                    found.append((a["job_id"], a.get("previous_status") or "", a["status"]))
+        return found
+
     def gather(self) -> World:
         state = self.emulator.state()
         return World(
@@ -231,6 +242,7 @@ class ChaosRun:
             versions=self.versions,
             texts=self._texts(),
             transitions=list(self.watcher.transitions),
+            reported=self._reported(),
             bound=self.plan.bound,
         )
 
@@ -263,6 +275,7 @@ class ChaosRun:
                 "total": round(total, 1),
             },
             "state samples with a change": len(self.watcher.transitions),
+            "state changes reported": len(self._reported()),
         }
 
 
