@@ -14,7 +14,13 @@ from typing import Any
 import orjson
 from azure.core.exceptions import ResourceNotFoundError
 
-from shared.batches.service import QuotaExceeded, RemoteBatch, RemoteFile
+from shared.batches.service import (
+    FileLimitReached,
+    QuotaExceeded,
+    Refused,
+    RemoteBatch,
+    RemoteFile,
+)
 
 LIVE = frozenset({"validating", "in_progress", "cancelling"})
 
@@ -68,7 +74,7 @@ class SimService:
     deleted: dict[str, SimFile] = field(default_factory=dict)
     batches: dict[str, SimBatch] = field(default_factory=dict)
     # One-shot faults, each used by the next call it fits: "lose_upload", "lose_create",
-    # "quota", "unusable_upload".
+    # "quota", "unusable_upload", "file_limit", "refuse_create".
     faults: list[str] = field(default_factory=list)
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -88,7 +94,9 @@ class SimService:
     def step(self, batch: SimBatch, how: str) -> None:
         """One move of a live batch: validating -> in_progress (or refused for quota),
         in_progress -> completed / expired, a cancel asked -> cancelled."""
-        if batch.cancel_asked:
+        if how == "vanish":  # the service lost it (F12): no batch, no files
+            del self.batches[batch.id]
+        elif batch.cancel_asked:
             self._end(batch, "cancelled", half=True)
         elif batch.status == "validating":
             if how == "quota":
@@ -177,6 +185,9 @@ class ServiceView:
         raise LostAnswer("the call timed out while another worker took the job over")
 
     def upload(self, filename: str, path: Path) -> RemoteFile:
+        if self.sim.take("file_limit"):
+            raise FileLimitReached("The resource already holds 500 batch files")
+
         def effect() -> SimFile:
             file = self.sim.new_file(filename, path.read_bytes())
             if self.sim.take("unusable_upload"):
@@ -199,6 +210,8 @@ class ServiceView:
     def create_batch(self, file_id: str, endpoint: str, metadata: dict[str, str]) -> RemoteBatch:
         if self.sim.take("quota"):
             raise QuotaExceeded("token_limit_exceeded")
+        if self.sim.take("refuse_create"):
+            raise Refused({"code": "model_not_found", "message": "no such deployment"})
 
         def effect() -> SimBatch:
             batch = SimBatch(f"batch-{next(self.sim.ids)}", file_id, dict(metadata))

@@ -52,7 +52,7 @@ POINTS = (
     "after_output_collected",
     "after_outputs_written",
 )
-FAULTS = ("lose_upload", "lose_create", "quota", "unusable_upload")
+FAULTS = ("lose_upload", "lose_create", "quota", "unusable_upload", "file_limit", "refuse_create")
 
 
 def guarded(call: Callable[[], Any]) -> None:
@@ -119,7 +119,10 @@ class Lifecycle(RuleBasedStateMachine):
         self.world.sim.faults.append(fault)
 
     @precondition(lambda self: any(b.live for b in self.world.sim.batches.values()))
-    @rule(index=st.integers(0, 50), how=st.sampled_from(("complete", "errors", "expire", "quota")))
+    @rule(
+        index=st.integers(0, 50),
+        how=st.sampled_from(("complete", "errors", "expire", "quota", "vanish")),
+    )
     def service_moves(self, index: int, how: str) -> None:
         live = [b for b in self.world.sim.batches.values() if b.live]
         self.world.sim.step(live[index % len(live)], how)
