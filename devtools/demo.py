@@ -2,39 +2,43 @@
 
 Checks its arguments, then starts Azurite, the Azure OpenAI batch emulator and the local
 Functions host, drops the files (folders with their subfolders, each `_job.json` first) into the
-input container under demo/, shows each job's progress and a short preview of its results, and
-keeps every output on disk (`--out`) after the services stop.
+input container under demo/, each with its path from the folder that holds everything given
+(`a/data` and `b/data` become demo/a/data/ and demo/b/data/), shows each job's progress and a
+short preview of its results, and keeps each job's outputs on disk (`--out`) as soon as it
+finishes: a timeout or Ctrl-C keeps what finished and says where.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 import time
-import urllib.request
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from azure.storage.blob import BlobServiceClient
-from rich.console import Console
-from rich.table import Table
 
 from batchdrop_cli.__main__ import main as batchdrop
 from devtools.azurite import Azurite
-from shared.results.results_csv import answer_text
+from devtools.demo_jobs import (
+    LISTED,
+    TERMINAL,
+    TimedOut,
+    console,
+    keep_outputs,
+    show_results,
+    wait_for_jobs,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGS = ROOT / ".demo"
 OUTPUTS = LOGS / "output"
-LISTED = 20  # dropped files named one by one; the rest are counted
-TERMINAL = {"completed", "failed", "cancelled", "expired", "rejected", "superseded", "skipped"}
 DEPLOYMENT = "gpt-4o-mini-batch"
 DEMO_KEY = "demo-emulator-key"  # the emulator's own key: local only, guards nothing real
-console = Console()
 
 
 def start(args: list[str], env: dict[str, str], log_name: str, ready: str) -> tuple[Any, str]:
@@ -68,115 +72,39 @@ def stop(proc: Any) -> None:
         proc.kill()
 
 
-def api(port: int, path: str) -> Any:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/{path}", timeout=10) as resp:
-        return json.loads(resp.read())
-
-
-def describe(job: dict[str, Any]) -> str:
-    """One line per job from the API's listing (GET /api/jobs: the job rows, newest first)."""
-    finished = job["status"] in TERMINAL
-    done = job["succeeded"] + job["failed"] if finished else job["requests_done"]
-    return (
-        f"{job['input']['name']}: [bold]{job['status']}[/] "
-        f"(batches: {job['batch_count']}; {done}/{job['total']} requests done)"
-    )
-
-
-def wait_for_jobs(port: int, count: int, timeout: float) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    shown: set[str] = set()
-    with console.status("waiting for the blob event..."):
-        while time.monotonic() < deadline:
-            jobs = api(port, f"jobs?limit={min(max(count, 1), 200)}")["jobs"]
-            for line in map(describe, jobs):
-                if line not in shown:  # one line per change, so it reads well in a log too
-                    shown.add(line)
-                    console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {line}")
-            if len(jobs) >= count and all(j["status"] in TERMINAL for j in jobs):
-                return jobs
-            time.sleep(0.5)
-    raise SystemExit(f"jobs not finished after {timeout:.0f}s; see the logs in {LOGS}")
-
-
-def keep_outputs(blobs: BlobServiceClient, job: dict[str, Any], out: Path) -> Path:
-    """Download the job's output folder (its own files, not a nested input's) to `out`."""
-    container, prefix = job["output"]["container"], job["output"]["folder"] + "/"
-    folder = out / container / prefix
-    folder.mkdir(parents=True, exist_ok=True)
-    client = blobs.get_container_client(container)
-    for blob in client.list_blobs(name_starts_with=prefix):
-        name = blob.name[len(prefix) :]
-        if "/" not in name:
-            with (folder / name).open("wb") as stream:
-                client.download_blob(blob.name).readinto(stream)
-    return folder
-
-
-def show_results(blobs: BlobServiceClient, job: dict[str, Any], out: Path, rows: int) -> None:
-    """A bounded preview: the first `rows` results (or problems), and where the rest are."""
-    folder = keep_outputs(blobs, job, out)
-    summary = json.loads((folder / "summary.json").read_text())
-    console.print(
-        f"\n[bold]{job['input']['name']}[/]: status [bold]{summary['status']}[/], "
-        f"counts {summary['counts']}\n  outputs: {folder}"
-    )
-    if summary["status"] in ("rejected", "skipped"):
-        for line in head(folder / "errors.jsonl", rows):
-            console.print("  " + clip(line, 200))
-    else:
-        preview(folder / "results.jsonl", rows, summary["counts"]["total"])
-    for warning in summary.get("warnings", [])[:3]:
-        console.print("  warning: " + clip(warning, 200))
-
-
-def preview(path: Path, rows: int, total: int) -> None:
-    table = Table("line", "custom_id", "status", "question", "answer", show_lines=True)
-    for raw in head(path, rows):
-        row = json.loads(raw)
-        answer = answer_text(row.get("response")) or json.dumps(row.get("error"))
-        table.add_row(
-            str(row["line"]), clip(row["custom_id"], 30), row["status"], clip(question(row), 60),
-            clip(answer, 80),
-        )  # fmt: skip
-    console.print(table)
-    if total > rows:
-        console.print(f"  ... and {total - rows:,} more in {path}")
-
-
-def head(path: Path, rows: int) -> list[str]:
-    """The first `rows` lines of a local file, read no further."""
-    if not path.exists():
-        return []
-    with path.open(encoding="utf-8") as stream:
-        return [line.rstrip("\n") for _, line in zip(range(rows), stream, strict=False)]
-
-
-def clip(text: str, width: int) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def question(row: dict[str, Any]) -> str:
-    """The last thing the user said, in a chat or a Responses API request."""
-    request = row["request"]
-    said = request.get("messages") or request.get("input") or ""
-    if isinstance(said, list):
-        said = said[-1].get("content", "") if said and isinstance(said[-1], dict) else ""
-    return str(said)
-
-
 def plan(paths: list[Path]) -> list[tuple[Path, str]]:
     """(local file, blob name) for every file to drop, each `_job.json` before any input.
-    A folder is dropped with its subfolders, under demo/<folder name>/; hidden files stay."""
-    planned: list[tuple[Path, str]] = []
-    for path in paths:
+    Names keep each file's path from the folder that holds everything given, under demo/: a
+    folder `a/data` is dropped as demo/data/... alone, and beside `b/data` as demo/a/data/...
+    and demo/b/data/..., so two folders of the same name never meet. A folder is dropped with
+    its subfolders; hidden files stay; a file given twice is dropped once."""
+    given = [Path(os.path.abspath(p)) for p in paths]
+    root = common_root(given)
+    planned: dict[str, Path] = {}
+    for path in given:
         if path.is_dir():
             files = [f for f in sorted(path.rglob("*")) if f.is_file() and not hidden(f, path)]
-            planned += [(f, f"demo/{path.name}/{f.relative_to(path).as_posix()}") for f in files]
         else:
-            planned.append((path, f"demo/{path.name}"))
-    return sorted(planned, key=lambda p: (not is_settings(p[1]), p[1].count("/")))
+            files = [path]
+        for file in files:
+            planned.setdefault(blob_name(file, root), file)
+    pairs = [(file, name) for name, file in planned.items()]
+    return sorted(pairs, key=lambda p: (not is_settings(p[1]), p[1].count("/"), p[1]))
+
+
+def common_root(given: list[Path]) -> Path | None:
+    """The folder that holds every given file or folder; None across drives (Windows)."""
+    try:
+        return Path(os.path.commonpath([p.parent for p in given]))
+    except ValueError:
+        return None
+
+
+def blob_name(file: Path, root: Path | None) -> str:
+    if root is None:  # no common folder: the whole path, its drive letter as a folder
+        parts = [file.anchor.strip("\\/:") or "root", *file.parts[1:]]
+        return "demo/" + "/".join(parts)
+    return f"demo/{file.relative_to(root).as_posix()}"
 
 
 def hidden(file: Path, root: Path) -> bool:
@@ -222,7 +150,7 @@ def list_with_the_cli(connection_string: str) -> None:
     batchdrop(["--connection-string", connection_string, "jobs", "--limit", str(LISTED)])
 
 
-def main(argv: list[str] | None = None) -> int:
+def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m devtools.demo", description=__doc__)
     parser.add_argument(
         "files",
@@ -239,58 +167,94 @@ def main(argv: list[str] | None = None) -> int:
         default=OUTPUTS,
         help="where the outputs are kept, one folder per run (default: .demo/output/)",
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(argv)
     planned = check_args(args)
     out = (args.out / time.strftime("%Y%m%d-%H%M%S")).resolve()
+    kept: dict[str, Path | None] = {}  # job id -> its outputs on disk, as each job finishes
+    return ended(lambda: run(args, planned, out, kept), kept, out)
+
+
+def ended(demo: Callable[[], int], kept: dict[str, Path | None], out: Path) -> int:
+    """Run the demo; on a timeout or Ctrl-C, say which jobs were still open and where the
+    outputs of those that finished are (the services are stopped by then)."""
+    try:
+        return demo()
+    except TimedOut as exc:
+        waiting = [j["input"]["name"] for j in exc.jobs if j["status"] not in TERMINAL]
+        console.print(f"\n{exc}; still open: {', '.join(waiting[:LISTED]) or 'none listed yet'}")
+        return stopped(kept, out, 1)
+    except KeyboardInterrupt:
+        console.print("\ninterrupted")
+        return stopped(kept, out, 130)
+
+
+def stopped(kept: dict[str, Path | None], out: Path, code: int) -> int:
+    """Say what was kept when the demo ends early (the services are stopped by then)."""
+    count = sum(folder is not None for folder in kept.values())
+    if count:
+        console.print(f"outputs of the {count} finished job(s) kept in {out}")
+    else:
+        console.print("no job had finished: no outputs kept")
+    console.print(f"logs: {LOGS}")
+    return code
+
+
+def run(
+    args: argparse.Namespace,
+    planned: list[tuple[Path, str]],
+    out: Path,
+    kept: dict[str, Path | None],
+) -> int:
     with ExitStack() as stack:
-        console.print("starting Azurite...")
-        azurite = stack.enter_context(Azurite())
-        env = {**os.environ, "AzureWebJobsStorage": azurite.connection_string}
-        console.print("starting the Azure OpenAI batch emulator...")
-        emu, line = start(
-            [
-                "-m",
-                "devtools.emulator",
-                "--port",
-                "0",
-                "--api-key",
-                DEMO_KEY,
-                "--deployments",
-                DEPLOYMENT,
-            ],
-            env,
-            "emulator.log",
-            "listening on",
-        )
-        stack.callback(stop, emu)
-        env.update(
-            AZURE_OPENAI_ENDPOINT=line.rsplit(" ", 1)[-1],
-            AZURE_OPENAI_API_KEY=DEMO_KEY,
-            AZURE_OPENAI_DEPLOYMENT=DEPLOYMENT,
-            # Bindings name these settings (%...%): the host needs them set, as Azure does.
-            BATCH_INPUT_CONTAINER="batch-input",
-            BATCH_COMPLETION_QUEUE="batch-completions",
-            POLL_SCHEDULE="*/2 * * * * *",
-            BATCH_STATUS_MIN_SECONDS="1",  # the emulator needs no once-a-minute courtesy
-        )
-        console.print("starting the local Functions host...")
-        host, line = start(
-            ["-m", "devtools.host", "--port", "0", "--settings", "/nonexistent"],
-            env,
-            "host.log",
-            "host ready",
-        )
-        stack.callback(stop, host)
-        port = int(line.split("127.0.0.1:")[1].split("/")[0])
-        blobs = BlobServiceClient.from_connection_string(azurite.connection_string)
+        connection_string, port = services(stack)
+        blobs = BlobServiceClient.from_connection_string(connection_string)
         inputs = drop(blobs, planned)
-        for job in sorted(
-            wait_for_jobs(port, inputs, args.timeout), key=lambda j: j["input"]["name"]
-        ):
-            show_results(blobs, job, out, args.preview)
-        list_with_the_cli(azurite.connection_string)
+
+        def keep(job: dict[str, Any]) -> None:
+            kept[job["job_id"]] = keep_outputs(blobs, job, out)
+
+        jobs = sorted(
+            wait_for_jobs(port, inputs, args.timeout, keep), key=lambda j: j["input"]["name"]
+        )
+        for job in jobs[:LISTED]:
+            show_results(job, kept[job["job_id"]], args.preview)
+        if len(jobs) > LISTED:
+            console.print(f"\n... and {len(jobs) - LISTED} more jobs: their outputs are in {out}")
+        list_with_the_cli(connection_string)
         console.print(f"\noutputs kept in {out}\nlogs: {LOGS}")
     return 0
+
+
+def services(stack: ExitStack) -> tuple[str, int]:
+    """Start Azurite, the emulator and the host (stopped when `stack` closes): the storage
+    connection string and the host's port."""
+    console.print("starting Azurite...")
+    azurite = stack.enter_context(Azurite())
+    env = {**os.environ, "AzureWebJobsStorage": azurite.connection_string}
+    console.print("starting the Azure OpenAI batch emulator...")
+    emulator = ["-m", "devtools.emulator", "--port", "0", "--api-key", DEMO_KEY,
+                "--deployments", DEPLOYMENT]  # fmt: skip
+    emu, line = start(emulator, env, "emulator.log", "listening on")
+    stack.callback(stop, emu)
+    env.update(
+        AZURE_OPENAI_ENDPOINT=line.rsplit(" ", 1)[-1],
+        AZURE_OPENAI_API_KEY=DEMO_KEY,
+        AZURE_OPENAI_DEPLOYMENT=DEPLOYMENT,
+        # Bindings name these settings (%...%): the host needs them set, as Azure does.
+        BATCH_INPUT_CONTAINER="batch-input",
+        BATCH_COMPLETION_QUEUE="batch-completions",
+        POLL_SCHEDULE="*/2 * * * * *",
+        BATCH_STATUS_MIN_SECONDS="1",  # the emulator needs no once-a-minute courtesy
+    )
+    console.print("starting the local Functions host...")
+    host_args = ["-m", "devtools.host", "--port", "0", "--settings", "/nonexistent"]
+    host, line = start(host_args, env, "host.log", "host ready")
+    stack.callback(stop, host)
+    return azurite.connection_string, int(line.split("127.0.0.1:")[1].split("/")[0])
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 """Entry of GET /api/health: can the app work? Checked with its own identity: every setting,
-blob / queue / table access to its containers, queue and table, and Azure OpenAI access (list
-batches, limit 1). One line per check with what to fix; 200 when all pass, 503 otherwise."""
+that it gets a storage token, reads its containers, queue and table and writes what it writes
+(shared/probes.py: each write undone at once), and that Azure OpenAI lets it list batches and
+upload and delete a batch file. One line per check, naming the step that failed and what to
+fix; 200 when all pass, 503 otherwise."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -18,14 +19,19 @@ from azure.core.exceptions import (
     ServiceRequestError,
 )
 
+from shared import probes
 from shared.batches.azure_openai import make_client
 from shared.config import Settings, SettingsError
-from shared.misconfig import openai_fix, storage_fix
+from shared.misconfig import (
+    Misconfigured,
+    no_token,
+    openai_fix,
+    storage_fix,
+    storage_token_problem,
+)
 from shared.storage import clients
 
 OPENAI_TIMEOUT = 30.0  # seconds: the post-deploy hook waits 120 for the whole answer
-STORAGE_TRIES = {"retry_total": 1}  # a broken account should fail the check, not stall it
-PROBE_PREFIX = "_health/"
 
 
 @dataclass(frozen=True)
@@ -74,40 +80,37 @@ def storage_checks(settings: Settings) -> list[Check]:
     service = clients.blob_service(settings.storage)
     queue = clients.queue_client(settings.storage, settings.completion_queue)
     table = clients.table_client(settings.storage, settings.jobs_table)
-    probes: list[tuple[str, str, str, Callable[[], str]]] = [
+    targets: list[tuple[str, str, str, Callable[[], str]]] = [
         ("blob", settings.input_container, "BATCH_INPUT_CONTAINER",
-         partial(_blob, service, settings.input_container, False)),
+         partial(probes.blob, service, settings.input_container, False)),
         ("blob", settings.output_container, "BATCH_OUTPUT_CONTAINER",
-         partial(_blob, service, settings.output_container, False)),
+         partial(probes.blob, service, settings.output_container, True)),
         ("blob", settings.work_container, "BATCH_WORK_CONTAINER",
-         partial(_blob, service, settings.work_container, True)),
-        ("queue", settings.completion_queue, "BATCH_COMPLETION_QUEUE", partial(_queue, queue)),
-        ("table", settings.jobs_table, "BATCH_JOBS_TABLE", partial(_table, table)),
+         partial(probes.blob, service, settings.work_container, True)),
+        ("queue", settings.completion_queue, "BATCH_COMPLETION_QUEUE",
+         partial(probes.queue, queue)),
+        ("table", settings.jobs_table, "BATCH_JOBS_TABLE", partial(probes.table, table)),
     ]  # fmt: skip
-    return [_storage(settings, *probe) for probe in probes]
+    no_token = _storage_token(settings)
+    if no_token is not None:  # every probe would fail the same way, each after a retry
+        return [
+            Check(f"{kind}:{name}", False, no_token.detail, no_token.fix)
+            for kind, name, _, _ in targets
+        ]
+    return [_storage(settings, *target) for target in targets]
 
 
-def _blob(service: Any, name: str, write: bool) -> str:
-    container = service.get_container_client(name)
-    next(iter(container.list_blobs(results_per_page=1, **STORAGE_TRIES).by_page()), None)
-    if not write:
-        return "can list blobs"
-    # The app writes and deletes its work files here; a probe proves both (never in the
-    # input container, where a new blob would start a job).
-    probe = container.get_blob_client(f"{PROBE_PREFIX}{uuid.uuid4().hex}")
-    probe.upload_blob(b"", overwrite=True, **STORAGE_TRIES)
-    probe.delete_blob(**STORAGE_TRIES)
-    return "can list, write and delete blobs"
-
-
-def _queue(queue: Any) -> str:
-    count = queue.get_queue_properties(**STORAGE_TRIES).approximate_message_count
-    return f"can read the queue ({count or 0} message(s) waiting)"
-
-
-def _table(table: Any) -> str:
-    next(iter(table.list_entities(results_per_page=1, **STORAGE_TRIES).by_page()), None)
-    return "can read the table"
+def _storage_token(settings: Settings) -> Misconfigured | None:
+    """With an identity (Azure), can it get a storage token at all? None when it can, or with
+    a connection string."""
+    credential = clients.storage_credential(settings.storage)
+    if credential is None:
+        return None
+    try:
+        credential.get_token(clients.STORAGE_SCOPE)
+    except ClientAuthenticationError as exc:
+        return storage_token_problem(exc, settings)
+    return None
 
 
 def _storage(
@@ -116,24 +119,36 @@ def _storage(
     label = f"{kind}:{name}"
     try:
         return Check(label, True, probe())
-    except ResourceNotFoundError:
+    except probes.Failed as failed:
+        return _storage_failure(settings, label, kind, name, setting, failed)
+
+
+def _storage_failure(
+    settings: Settings, label: str, kind: str, name: str, setting: str, failed: probes.Failed
+) -> Check:
+    exc, while_ = failed.cause, f", while {failed.step}"
+    if isinstance(exc, ResourceNotFoundError):
         return Check(
             label,
             False,
             f"the {kind} {name!r} named by {setting} does not exist",
             f"set {setting} to an existing {kind}, or create {name!r} (azd provision does)",
         )
-    except (ClientAuthenticationError, HttpResponseError) as exc:
-        if exc.status_code not in (401, 403):
-            return Check(label, False, _brief(exc), f"check {setting} and AzureWebJobsStorage")
-        return Check(label, False, f"access denied: {_brief(exc)}", storage_fix(settings, kind))
-    except ServiceRequestError as exc:
+    if isinstance(exc, ClientAuthenticationError) and exc.response is None:
+        problem = storage_token_problem(exc, settings)  # no token: nothing reached storage
+        return Check(label, False, problem.detail, problem.fix)
+    if isinstance(exc, HttpResponseError) and exc.status_code in (401, 403):
+        return Check(
+            label, False, f"access denied: {_brief(exc)}{while_}", storage_fix(settings, kind)
+        )
+    if isinstance(exc, ServiceRequestError):
         return Check(
             label,
             False,
-            f"cannot reach the {kind} service: {_brief(exc)}",
+            f"cannot reach the {kind} service: {_brief(exc)}{while_}",
             "check AzureWebJobsStorage (__accountName or __<service>ServiceUri in Azure)",
         )
+    return Check(label, False, f"{_brief(exc)}{while_}", f"check {setting} and AzureWebJobsStorage")
 
 
 # --- Azure OpenAI -------------------------------------------------------------------------
@@ -145,26 +160,29 @@ def openai_check(settings: Settings) -> Check:
         client = make_client(settings).with_options(
             max_retries=0, timeout=min(settings.openai_timeout_seconds, OPENAI_TIMEOUT)
         )
-        page = client.batches.list(limit=1)
-        seen = len(page.data)
-    except openai.APIStatusError as exc:
-        return Check(name, False, f"{exc.status_code}: {_brief(exc)}", _openai_fix(settings, exc))
-    except (openai.APIConnectionError, ServiceRequestError) as exc:
+        return Check(name, True, probes.openai_access(client, settings))
+    except probes.Failed as failed:
+        return _openai_failure(settings, failed.cause, f", while {failed.step}")
+    except ClientAuthenticationError as exc:  # building the client asks for no token yet
+        return _openai_failure(settings, exc, "")
+
+
+def _openai_failure(settings: Settings, exc: Exception, while_: str) -> Check:
+    name = "azure_openai"
+    if isinstance(exc, openai.APIStatusError):
+        detail = f"{exc.status_code}: {_brief(exc)}{while_}"
+        return Check(name, False, detail, _openai_fix(settings, exc))
+    if isinstance(exc, openai.APIConnectionError | ServiceRequestError):
         return Check(
             name,
             False,
-            f"cannot reach {settings.openai_endpoint}: {_brief(exc)}",
+            f"cannot reach {settings.openai_endpoint}: {_brief(exc)}{while_}",
             "check AZURE_OPENAI_ENDPOINT and that the resource accepts this network",
         )
-    except ClientAuthenticationError as exc:
-        return Check(
-            name,
-            False,
-            f"no Entra ID token for Azure OpenAI: {_brief(exc)}",
-            "in Azure, AZURE_CLIENT_ID must be the app's user-assigned identity; locally run "
-            "`az login` or set AZURE_OPENAI_API_KEY",
-        )
-    return Check(name, True, f"can list batches at {settings.openai_endpoint} ({seen} seen)")
+    if isinstance(exc, ClientAuthenticationError):
+        problem = no_token(exc)
+        return Check(name, False, f"{problem.detail}: {_brief(exc)}", problem.fix)
+    return Check(name, False, f"{_brief(exc)}{while_}", "see the detail, then ask again")
 
 
 def _openai_fix(settings: Settings, exc: openai.APIStatusError) -> str:

@@ -103,12 +103,41 @@ def storage_problem(exc: BaseException, settings: Settings) -> Misconfigured | N
             f"the queue {name!r} does not exist",
             f"set BATCH_COMPLETION_QUEUE to an existing queue, or create {name!r}",
         )
+    if isinstance(exc, ClientAuthenticationError) and exc.response is None:
+        return storage_token_problem(exc, settings)  # no token: the request was never sent
     if code in DENIED or isinstance(exc, ClientAuthenticationError):
         kind = _service(exc)
         return Misconfigured(
             "AzureWebJobsStorage", f"access denied ({code})", storage_fix(settings, kind)
         )
     return None
+
+
+def storage_token_problem(exc: BaseException, settings: Settings) -> Misconfigured:
+    """The app's identity got no token for storage (azure.identity's ClientAuthenticationError,
+    raised before any request): the credential settings are wrong, not a role."""
+    who = settings.storage.client_id
+    identity = (
+        f"the identity {who!r}" if who else "no identity (AzureWebJobsStorage__clientId unset)"
+    )
+    return Misconfigured(
+        "AzureWebJobsStorage__clientId",
+        f"no Entra ID token for storage with {identity}: {credential_failure(exc)}",
+        "in Azure, set AzureWebJobsStorage__credential to managedidentity and "
+        "AzureWebJobsStorage__clientId to the client id of the app's user-assigned identity, "
+        "the one that holds Storage Blob, Queue and Table Data Contributor on the account; "
+        "locally, run `az login` or set AzureWebJobsStorage to a connection string",
+    )
+
+
+def credential_failure(exc: BaseException) -> str:
+    """What the credential said, short: its first line and, in a chain, the managed identity's
+    line (the one that counts in Azure)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    managed = [line for line in lines[1:] if line.startswith("ManagedIdentityCredential")]
+    return " ".join(lines[:1] + managed[:1])[:MAX_DETAIL]
 
 
 def _container(exc: HttpResponseError, settings: Settings) -> tuple[str, str]:

@@ -25,6 +25,14 @@ def _credential(client_id: str | None) -> Any:
     return DefaultAzureCredential(managed_identity_client_id=client_id)
 
 
+STORAGE_SCOPE = "https://storage.azure.com/.default"  # blob, queue and table alike
+
+
+def storage_credential(storage: StorageSettings) -> Any:
+    """The identity the clients below use; None with a connection string."""
+    return None if storage.connection_string else _credential(storage.client_id)
+
+
 # The SDK fetches the first 32 MiB of a download in one piece by default; smaller pieces keep
 # the streaming reads of 200 MB inputs well inside a 512 MB instance.
 CHUNK = 4 << 20
