@@ -14,9 +14,10 @@ LINE_BYTES = 8
 class UniqueIds:
     """custom_id -> the line it was first used on."""
 
-    def __init__(self, dict_limit: int = DICT_LIMIT, hash_of: Callable[[str], int] = hash) -> None:
+    def __init__(self, dict_limit: int | None = None, hash_of: Callable[[str], int] = hash) -> None:
         self._log = RecordLog()
-        self._ids = IdMap(self._key_at, self._spill, dict_limit, hash_of)
+        limit = DICT_LIMIT if dict_limit is None else dict_limit
+        self._ids = IdMap(self._key_at, self._spill, limit, hash_of)
 
     def first_line(self, custom_id: str, line: int) -> int | None:
         """None if `custom_id` is new (it is recorded as used on `line`), else the line that

@@ -53,7 +53,7 @@ def _with_lines(
     for record in records:
         custom_id = record["custom_id"]
         tries, last = attempts.of(custom_id, record["part"])
-        sent_in = [record["part"], *attempts.retried_in.get(custom_id, ())]
+        sent_in = [record["part"], *attempts.retried(custom_id)]
         place = lines.count(record["line"], custom_id, sent_in)[last]
         own = lines.own_error(last, place)
         yield _result(record, outcomes.take(custom_id, last), parts[last], tries, own)
@@ -176,6 +176,7 @@ class MergeFiles:
                     self._failed(row, retry)
                 tally(row)
         csv.close()
+        outcomes.finish()
 
     def _open(self, name: str) -> BinaryIO:
         return (self.folder / name).open("wb", buffering=WRITE_BUFFER)
