@@ -15,6 +15,7 @@ from typing import IO
 # A dict costs about 140 bytes an id (the key string, its slot, the value); up to here that is
 # under 20 MiB and the dict's speed is worth it. The arrays cost 4-8x less and 3-4x the time.
 DICT_LIMIT = 1 << 17
+DICT_CHARS = 1 << 23  # ... and up to this many characters of keys (long custom_ids cost more)
 HASH_MASK = 0xFFFFFFFF
 TOMB = (1 << 64) - 1  # a removed id's value: its hash stays, so later ids are still found
 MAX_LOAD = 0.7  # linear probing stays short below this
@@ -42,6 +43,7 @@ class IdMap:
         self._spill = spill
         self._dict: dict[str, int] | None = {}
         self._dict_limit = dict_limit
+        self._chars = 0  # of the dict's keys
         self._hash_of = hash_of  # tests force collisions with their own
         self._hashes = array("I")
         self._values = array("Q")
@@ -61,10 +63,12 @@ class IdMap:
 
     def put(self, key: str, value: int) -> None:
         """Set the value of `key`, new or not."""
-        if self._dict is not None:
-            self._dict[key] = value
-            if len(self._dict) > self._dict_limit:
-                self._leave_dict()
+        known = self._dict
+        if known is not None:
+            size = len(known)
+            known[key] = value
+            if len(known) > size:
+                self._grew(size, key)
             return
         h = self._hash(key)
         slot = self._find(key, h)
@@ -81,8 +85,7 @@ class IdMap:
             old = known.setdefault(key, value)
             if len(known) == size:
                 return old
-            if size >= self._dict_limit:
-                self._leave_dict()
+            self._grew(size, key)
             return None
         h = self._hash(key)
         slot = self._find(key, h)
@@ -113,6 +116,12 @@ class IdMap:
 
     def __len__(self) -> int:
         return len(self._dict) if self._dict is not None else self._live
+
+    def _grew(self, size: int, key: str) -> None:
+        """A new key in the dict: past the dict's bounds, move to the arrays."""
+        self._chars += len(key)
+        if size >= self._dict_limit or self._chars > DICT_CHARS:
+            self._leave_dict()
 
     def _hash(self, key: str) -> int:
         return self._hash_of(key) & HASH_MASK or 1  # 0 marks an empty slot

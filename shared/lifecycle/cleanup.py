@@ -6,6 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from shared.batches.files import delete_part_files
+from shared.batches.parallel import in_parallel
 from shared.jobs.model import Job
 from shared.storage import blobs
 from shared.storage.names import work_prefix
@@ -18,8 +19,7 @@ log = logging.getLogger(__name__)
 
 def cleanup(deps: Deps, job: Job) -> Job:
     """Delete every file this job put at the service and its work files; then it is closed."""
-    for part in job.parts:
-        delete_part_files(deps.service, part)
+    in_parallel(lambda part: delete_part_files(deps.service, part), job.parts)
     removed = blobs.delete_prefix(deps.work, work_prefix(job.job_id))
     log.info("job %s cleaned up (%d work files)", job.job_id, removed)
     return deps.store.save(job.changed(cleaned=True), release=True)

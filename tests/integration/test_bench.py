@@ -39,3 +39,13 @@ def test_poll_benchmark_runs_with_a_few_jobs() -> None:
     for variant in ("naive", "calls only", "ours"):
         assert f"  {variant} " in out
     assert "40 seen" in out
+
+
+def test_shapes_benchmark_runs_in_quick_mode() -> None:
+    out = run_bench("bench/bench_shapes.py", "--quick", "--no-naive")
+    for heading in ("shape", "stage", "wall s", "peak MiB", "< 400 MiB", "outcome"):
+        assert heading in out
+    for shape in ("tiny lines", "tiny, over limit", "32 MiB nested", "deep nesting", "long ids"):
+        assert f"  {shape} " in out
+    assert "rejected: too_many_requests" in out  # the limit scales with --quick
+    assert "every shape: met" in out
