@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import sys
 import time
 import uuid
@@ -82,6 +83,7 @@ class RemoteEmulator:
     conn: Connection
     process: Any
     ahead: Any  # seconds the emulator's clock is ahead of ours
+    pid: int
 
     @classmethod
     def start(cls, latency: float) -> RemoteEmulator:
@@ -90,7 +92,7 @@ class RemoteEmulator:
         ahead = context.Value("d", 0.0)
         process = context.Process(target=serve, args=(child, latency, ahead), daemon=True)
         process.start()
-        return cls(parent.recv(), parent, process, ahead)
+        return cls(parent.recv(), parent, process, ahead, process.pid or 0)
 
     def finish_batches(self) -> None:
         """Every batch created so far ends (its hour passes)."""
@@ -103,6 +105,13 @@ class RemoteEmulator:
 
 
 # ----- counting what each phase asks of the table, the service and blob storage -------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds of a process so far (Linux)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Counting:
@@ -218,32 +227,40 @@ def tick(
 # ----- the parent -------------------------------------------------------------------------------
 
 
-def measure(storage: str, emulator: RemoteEmulator, batches: int, threads: int) -> None:
+def measure(azurite: Azurite, emulator: RemoteEmulator, batches: int, threads: int) -> None:
     parallel.THREADS = threads  # the app's constant: how many parts a step works on at once
     counts: dict[str, Counter[str]] = {"table": Counter(), "service": Counter()}
-    deps = deps_for(storage, emulator.url, counts)
+    deps = deps_for(azurite.connection_string, emulator.url, counts)
+    assert azurite.process is not None
+    pids = {"python": os.getpid(), "azurite": azurite.process.pid, "emulator": emulator.pid}
     before: dict[str, Counter[str]] = {k: Counter() for k in counts}
-    rows: list[tuple[str, float, dict[str, Counter[str]]]] = []
+    cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    rows: list[tuple[str, float, dict[str, Counter[str]], dict[str, float]]] = []
 
     def done(name: str, seconds: float) -> None:
-        rows.append((name, seconds, {k: v - before[k] for k, v in counts.items()}))
+        now = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        used = {k: now[k] - cpu[k] for k in now}
+        rows.append((name, seconds, {k: v - before[k] for k, v in counts.items()}, used))
         before.update({k: Counter(v) for k, v in counts.items()})
+        cpu.update(now)
 
     run_phases(deps, emulator, batches, done)
     print(f"\n{batches:,} batches, {threads} part(s) at a time")
     print(
         f"  {'phase':11} {'wall s':>7} {'table writes':>13} {'rows written':>13} "
-        f"{'table reads':>12} {'service calls':>14}"
+        f"{'table reads':>12} {'service calls':>14} {'cpu: python':>12} {'azurite':>8} "
+        f"{'emulator':>9}"
     )
-    for name, seconds, used in rows:
+    for name, seconds, used, spent in rows:
         table, service = used["table"], used["service"]
         writes = sum(table[w] for w in WRITES)
         reads = sum(table[r] for r in READS)
         print(
             f"  {name:11} {seconds:7.2f} {writes:13,} {table['rows written']:13,} "
-            f"{reads:12,} {sum(service.values()):14,}"
+            f"{reads:12,} {sum(service.values()):14,} {spent['python']:12.2f} "
+            f"{spent['azurite']:8.2f} {spent['emulator']:9.2f}"
         )
-    print(f"  {'in all':11} {sum(seconds for _, seconds, _ in rows):7.2f}")
+    print(f"  {'in all':11} {sum(row[1] for row in rows):7.2f}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -257,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         with Azurite() as azurite:
             for threads in (int(t) for t in args.threads.split(",")):
-                measure(azurite.connection_string, emulator, args.batches, threads)
+                measure(azurite, emulator, args.batches, threads)
     finally:
         emulator.stop()
 

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
-from shared.jobs.model import Job, Stop
+from shared.jobs.model import Job, Stop, utcnow
 from shared.jobs.part import Part
 
 if TYPE_CHECKING:
@@ -70,9 +70,7 @@ class SharedSaves:
 
     def _view(self) -> Job:
         """The saved copy with what threads changed but did not save on top of it."""
-        job = self.latest
-        for part in self._unsaved.values():
-            job = job.with_part(part)
+        job = _with_parts(self.latest, list(self._unsaved.values()))
         return job if self._stop is None else replace(job, stop=self._stop)
 
     def _write(self) -> None:
@@ -80,9 +78,7 @@ class SharedSaves:
         is let go during the write so that others can queue their changes)."""
         batch, parts = self._next, list(self._pending.values())
         self._next, self._pending, self._writing = batch + 1, {}, True
-        merged = self.latest
-        for part in parts:
-            merged = merged.with_part(part)
+        merged = _with_parts(self.latest, parts)
         self._ready.release()
         try:
             saved: Job | BaseException = self.store.save(merged)
@@ -99,8 +95,21 @@ class SharedSaves:
 
 
 def _unsaved(job: Job) -> list[Part]:
+    """Parts changed since the job was saved (a part not touched is the very same object)."""
     stored = job.stored_parts
-    return [p for p in job.parts if p.index >= len(stored) or stored[p.index] != p]
+    if len(stored) != len(job.parts):
+        return [p for p in job.parts if p.index >= len(stored) or stored[p.index] != p]
+    return [p for p, was in zip(job.parts, stored, strict=True) if p is not was and p != was]
+
+
+def _with_parts(job: Job, parts: list[Part]) -> Job:
+    """`job` with `parts` put in place, the tuple built once (a job may have 1,000 parts)."""
+    if not parts:
+        return job
+    merged = list(job.parts)
+    for part in parts:
+        merged[part.index] = part
+    return replace(job, parts=tuple(merged), updated_at=utcnow())
 
 
 def each_part(
