@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 from typing import IO
 
 # A dict costs about 140 bytes an id (the key string, its slot, the value); up to here that is
-# under 20 MiB and the dict's speed is worth it. The arrays cost 4-8x less and 3-4x the time.
-DICT_LIMIT = 1 << 17
+# under 40 MiB and the dict's speed is worth it. The arrays cost 4-8x less and 3-4x the time.
+DICT_LIMIT = 1 << 18
 DICT_CHARS = 1 << 23  # ... and up to this many characters of keys (long custom_ids cost more)
 HASH_MASK = 0xFFFFFFFF
 TOMB = (1 << 64) - 1  # a removed id's value: its hash stays, so later ids are still found

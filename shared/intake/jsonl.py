@@ -14,6 +14,7 @@ from shared.intake.native import TOP_LEVEL, native_request, quick_chat, too_deep
 from shared.intake.problem import Problem
 from shared.intake.prompts import Prompts
 from shared.intake.text import (
+    DENSE_FROM,
     duplicate_key,
     duplicate_problem,
     encode,
@@ -73,7 +74,7 @@ class JsonlReader:
         else its line number."""
         if type(raw) is LongLine:
             return too_long(number, raw, self.options.max_line)
-        dense = too_dense(number, raw)
+        dense = too_dense(number, raw) if len(raw) >= DENSE_FROM else None
         if dense is not None:
             return dense
         try:

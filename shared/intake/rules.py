@@ -28,10 +28,10 @@ class Checker:
         self._max_bytes = options.max_bytes
         self._max_tokens = options.max_tokens
         self._intake = intake
-        self._seen = UniqueIds()
+        self._first_line = UniqueIds().first_line
 
     def check(self, request: Request) -> Problem | None:
-        first = self._seen.first_line(request.custom_id, request.line)
+        first = self._first_line(request.custom_id, request.line)
         if first is not None:
             return _duplicate(request, first)
         if self._allowed and request.deployment not in self._allowed and request.deployment:

@@ -27,9 +27,10 @@ class PieceWriter:
         self._pieces: list[bytes] = []
         self._bytes = 0
 
-    def write(self, pieces: Sequence[bytes]) -> None:
+    def write(self, pieces: Sequence[bytes], size: int = 0) -> None:
+        """Queue `pieces`, of which `size` bytes are big (the rest are a few bytes each)."""
         self._pieces.extend(pieces)
-        self._bytes += sum(map(len, pieces))
+        self._bytes += size
         if len(self._pieces) >= BATCH_PIECES or self._bytes >= BATCH_BYTES:
             self._flush()
 
@@ -69,11 +70,12 @@ class WorkFiles(Sink):
         if request.input is None:
             self.order.write((b"%d %d\n" % (request.line, part.index),))
         else:
-            self.order.write((b"%d %d " % (request.line, part.index), request.input_json, b"\n"))
+            given = request.input_json
+            self.order.write((b"%d %d " % (request.line, part.index), given, b"\n"), len(given))
         out = self.parts.get(part.index)
         if out is None:
             out = self.parts[part.index] = PieceWriter(self.folder / part_file(part.index))
-        out.write(request.native_pieces(part.url))
+        out.write(request.native_pieces(part.url), len(request.body_json))
 
     def close(self) -> None:
         for stream in (self.order, *self.parts.values()):
