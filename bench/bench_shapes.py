@@ -67,7 +67,7 @@ def tiny_lines(scale: float) -> Iterator[bytes]:
 
 
 def tiny_over_limit(scale: float) -> Iterator[bytes]:
-    """A .txt file of 200 MB of one-word prompts: over 25 million requests."""
+    """A .txt file of 200 MB of one-line prompts: 16.7 million requests."""
     line = b"what is 2+2\n"
     block = line * 10_000
     for _ in range(round(SIZE * scale) // len(block)):
@@ -125,7 +125,7 @@ def long_custom_ids(scale: float) -> Iterator[bytes]:
 
 SHAPES: dict[str, tuple[str, Callable[[float], Iterator[bytes]], str]] = {
     "tiny lines": ("jsonl", tiny_lines, "2,000,000 requests of 70 bytes (the limit)"),
-    "tiny, over limit": ("text", tiny_over_limit, "25M one-line prompts (.txt)"),
+    "tiny, over limit": ("text", tiny_over_limit, "16.7M one-line prompts (.txt)"),
     "32 MiB nested": ("jsonl", nested_line, "one 32 MiB line of nested arrays"),
     "8 MB prompt": ("jsonl", long_prose_line, "the longest prompt taken, among 2 KB requests"),
     "deep nesting": ("jsonl", deep_nesting, "lines nesting 100,000 levels deep"),

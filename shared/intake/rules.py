@@ -68,7 +68,7 @@ def too_many_requests(line: int | None, limit: int) -> Problem:
         f"The file holds more than {limit:,} requests, the most one file may hold "
         f"(BATCH_MAX_FILE_REQUESTS){where}. Nothing was submitted. Split it into files of at "
         f"most {limit:,} requests, or raise BATCH_MAX_FILE_REQUESTS (reading and merging a "
-        "file holds about 100 bytes of memory per request).",
+        "file holds under 100 bytes of memory per request).",
     )
 
 
