@@ -49,3 +49,12 @@ def test_shapes_benchmark_runs_in_quick_mode() -> None:
         assert f"  {shape} " in out
     assert "rejected: too_many_requests" in out  # the limit scales with --quick
     assert "every shape: met" in out
+
+
+def test_big_job_benchmark_runs_with_a_few_batches() -> None:
+    out = run_bench("bench/bench_big_job.py", "--batches", "20", "--threads", "1,8")
+    for heading in ("phase", "wall s", "table writes", "rows written", "service calls"):
+        assert heading in out
+    for phase in ("prepare", "submit", "tick, live", "tick, ended", "completion", "clean-up"):
+        assert f"  {phase} " in out
+    assert "20 batches, 1 part(s) at a time" in out and "20 batches, 8 part(s) at a time" in out
