@@ -23,6 +23,7 @@ DEFAULTS: dict[str, str | None] = {
     "POLL_SCHEDULE": "0 */1 * * * *",
     "BATCH_MAX_REQUESTS": "100000",
     "BATCH_MAX_BYTES": "200000000",
+    "BATCH_MAX_FILE_REQUESTS": "2000000",
     "BATCH_MAX_ATTEMPTS": "3",
     "BATCH_ALLOWED_DEPLOYMENTS": "",
     "BATCH_FILE_WAIT_SECONDS": "20",
@@ -94,6 +95,7 @@ class Settings:
     poll_schedule: str
     max_requests: int
     max_bytes: int
+    max_file_requests: int  # requests one input file may hold; bounds intake's and merge's memory
     max_attempts: int
     allowed_deployments: frozenset[str]
     file_wait_seconds: float
@@ -136,6 +138,7 @@ class Settings:
             poll_schedule=_required(get, "POLL_SCHEDULE"),
             max_requests=_positive_int(get, "BATCH_MAX_REQUESTS"),
             max_bytes=_positive_int(get, "BATCH_MAX_BYTES"),
+            max_file_requests=_positive_int(get, "BATCH_MAX_FILE_REQUESTS"),
             max_attempts=_positive_int(get, "BATCH_MAX_ATTEMPTS"),
             allowed_deployments=_name_set(get("BATCH_ALLOWED_DEPLOYMENTS")),
             file_wait_seconds=_number(get, "BATCH_FILE_WAIT_SECONDS"),

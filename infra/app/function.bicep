@@ -96,6 +96,9 @@ param maxRequests string = '100000'
 @description('Optional. Most bytes per batch file before a file is split.')
 param maxBytes string = '200000000'
 
+@description('Optional. Most requests one input file may hold; a bigger file is rejected (bounds memory).')
+param maxFileRequests string = '2000000'
+
 @description('Optional. Tries per request in all (first try plus retries).')
 param maxAttempts string = '3'
 
@@ -284,6 +287,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'BATCH_MAX_BYTES'
           value: maxBytes
+        }
+        {
+          name: 'BATCH_MAX_FILE_REQUESTS'
+          value: maxFileRequests
         }
         {
           name: 'BATCH_MAX_ATTEMPTS'

@@ -6,6 +6,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from shared.batches.parallel import each_part, in_parallel
 from shared.batches.stop import stop_parts
 from shared.batches.submit import submit_part
 from shared.batches.track import refresh_part
@@ -24,13 +25,14 @@ def advance_active(deps: Deps, job: Job) -> Job:
     stopped job sends nothing more and cancels what runs."""
     if job.stop is not None:
         job = stop_parts(deps, job)
-    for part in job.parts:
-        if job.stop is None and part.phase(time.time()) in (PartPhase.UPLOAD, PartPhase.CREATE):
-            job = submit_part(deps, job, part)
+    now = time.time()
+    sending = [p for p in job.parts if p.phase(now) in (PartPhase.UPLOAD, PartPhase.CREATE)]
+    job = each_part(deps, job, sending, submit_part, until=lambda j: j.stop is not None)
+    now = time.time()
+    live = [p for p in job.parts if p.phase(now) == PartPhase.LIVE]
     tracked = job
-    for part in job.parts:
-        if part.phase(time.time()) == PartPhase.LIVE:
-            tracked = tracked.with_part(refresh_part(deps, part))
+    for part in in_parallel(lambda p: refresh_part(deps, p), live):
+        tracked = tracked.with_part(part)
     # Progress and a new state are saved by the lifecycle together with the lease's release;
     # COMPLETING (every batch ended) is handed to completion there.
     return _settle(job.job_id, tracked)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.intake.csv_quotes import RowText, quote_problem, unclosed_in_row
 from shared.intake.lines import MAX_LINE_BYTES, LongLine
-from shared.intake.model import Intake
+from shared.intake.model import MAX_COLUMNS, Intake
 from shared.intake.problem import Problem
 from shared.intake.prompts import Item, Prompts
 from shared.intake.text import non_utf8, too_long
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 DELIMITERS = (",", ";", "\t")  # in order of preference when the header fits several
 NAMES = {";": "semicolon", "\t": "tab"}
 CR_SPLIT = re.compile(r"(?<=\r)")  # keeps each \r with the text before it, as csv expects
+WIDE_FROM = 1 << 16  # a row this long is measured before the csv module splits it
+QUOTED = re.compile(rb'"[^"]*"')  # a quoted value (a doubled quote inside: two of them)
 csv.field_size_limit(MAX_LINE_BYTES)  # the default (128 KiB) is less than a long prompt
 
 Lines = Iterable[tuple[int, bytes]]
@@ -70,6 +72,13 @@ class CsvReader:
                 self.intake.add_problem(too_long(number, raw, self.options.max_line))
                 yield "\n"
                 continue
+            wide = self._too_wide(number, raw)
+            if wide is not None:  # parsed, it would take far more memory than its text
+                self.intake.add_problem(wide)
+                if not self.names:
+                    return  # the header: no row can be read
+                yield "\n"
+                continue
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
@@ -79,6 +88,25 @@ class CsvReader:
             if "\r" in text:  # old Mac line ends, or a CR inside a quoted value
                 yield from CR_SPLIT.split(text)[:-1]
             yield text.rpartition("\r")[2] + "\n"
+
+    def _too_wide(self, number: int, raw: bytes) -> Problem | None:
+        """A header of more than MAX_COLUMNS columns, or a long row with more values than the
+        header has columns, found by counting separators outside quotes (C-fast)."""
+        if self.names and len(raw) < WIDE_FROM:
+            return None
+        delimiters = [self.intake.delimiter] if self.names else list(DELIMITERS)
+        values = max(least_values(raw, d.encode()) for d in delimiters)
+        if not self.names and values > MAX_COLUMNS:
+            return Problem(
+                number,
+                "too_many_columns",
+                f"Line {number}: the header has {values:,} columns; at most {MAX_COLUMNS:,} "
+                "can be read (each becomes a column of results.csv). Remove the columns the "
+                "prompts do not need.",
+            )
+        if self.names and values > len(self.names):
+            return _wrong_count(number, values, len(self.names), "at least ")
+        return None
 
     def _delimiter(self, header: str) -> str:
         """The name's separator, else the one under which the header reads best."""
@@ -163,6 +191,23 @@ class CsvReader:
             "(a row index written by a spreadsheet or by pandas, say: to_csv(index=False))."
         )
         self.intake.add_problem(Problem(number, "unnamed_column", message))
+
+
+def least_values(raw: bytes, delimiter: bytes) -> int:
+    """The fewest values a CSV line can hold, whether it starts inside a quoted value (one
+    begun on an earlier line) or not: separators inside quotes do not count."""
+    outside = QUOTED.sub(b"", raw).count(delimiter)
+    if b'"' not in raw:
+        return outside + 1
+    return min(outside, QUOTED.sub(b"", b'"' + raw).count(delimiter)) + 1
+
+
+def _wrong_count(number: int, values: int, columns: int, least: str = "") -> Problem:
+    message = (
+        f"Line {number} has {least}{values:,} values but the header has {columns:,} "
+        "columns; quote values that hold the separator."
+    )
+    return Problem(number, "wrong_column_count", message)
 
 
 def header_problems(

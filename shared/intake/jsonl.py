@@ -9,16 +9,28 @@ import orjson
 
 from shared.intake import formats
 from shared.intake.lines import LongLine
-from shared.intake.model import Intake, Request
+from shared.intake.model import MAX_COLUMNS, Intake, Request
 from shared.intake.native import TOP_LEVEL, native_request, quick_chat, too_deep
 from shared.intake.problem import Problem
 from shared.intake.prompts import Prompts
-from shared.intake.text import duplicate_key, duplicate_problem, encode, json_problem, too_long
+from shared.intake.text import (
+    DENSE_FROM,
+    duplicate_key,
+    duplicate_problem,
+    encode,
+    json_problem,
+    too_dense,
+    too_long,
+)
 
 if TYPE_CHECKING:
     from shared.intake.options import IntakeOptions
 
 KIND_NAMES = {"native": "batch request (it has a body)", "prompt": "prompt line"}
+TOO_MANY_FIELDS = (
+    f"Only the first {MAX_COLUMNS:,} field names of the prompt lines became columns of "
+    "results.csv (results.jsonl keeps every field)"
+)
 
 Item = Request | Problem
 Lines = Iterable[tuple[int, bytes]]
@@ -62,6 +74,9 @@ class JsonlReader:
         else its line number."""
         if type(raw) is LongLine:
             return too_long(number, raw, self.options.max_line)
+        dense = too_dense(number, raw) if len(raw) >= DENSE_FROM else None
+        if dense is not None:
+            return dense
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
@@ -120,8 +135,11 @@ class JsonlReader:
     ) -> Item:
         self.prompts.check_deployment()
         fields = {k: v for k, v in data.items() if k != "custom_id"}
-        for name in fields:
-            self.fields.setdefault(name)
+        if len(self.fields) < MAX_COLUMNS:
+            for name in fields:
+                self.fields.setdefault(name)
+        elif not fields.keys() <= self.fields.keys():
+            self.intake.repaired(TOO_MANY_FIELDS, number)
         encoded = encode(data)
         if encoded is None:
             return too_deep(number)

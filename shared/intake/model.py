@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 
 URL_FOR = {"chat": "/v1/chat/completions", "responses": "/v1/responses"}
 MAX_PROBLEMS = 10_000  # a report longer than this helps nobody; the count says how many more
+MAX_COLUMNS = 10_000  # input columns (CSV, prompt fields): each becomes one of results.csv
+MAX_NAMES = 20  # names a repair lists (the first seen); longer ones are cut
+MAX_NAME = 100
 CHARS_PER_TOKEN = 4  # the service estimates enqueued tokens from characters, roughly like this
 
 
@@ -91,7 +94,7 @@ class Repair:
     names: dict[str, None] = field(default_factory=dict)  # an ordered set
 
     def render(self) -> str:
-        text = self.text.replace("{names}", ", ".join(list(self.names)[:20]))
+        text = self.text.replace("{names}", ", ".join(self.names))
         if self.first is None:
             return text
         return f"{text} on {self.count} line(s), first on line {self.first}."
@@ -125,8 +128,10 @@ class Intake:
         if repair is None:
             repair = self.repairs[text] = Repair(text, first=line)
         repair.count += 1
-        for name in names:
-            repair.names.setdefault(name)
+        for name in names:  # only the first few are shown: only they are kept
+            if len(repair.names) >= MAX_NAMES:
+                break
+            repair.names.setdefault(name[:MAX_NAME])
 
     def check_url(self, number: int, url: str, custom_id: str) -> Problem | None:
         """One endpoint per file (Azure's rule); the first line with a url sets it."""

@@ -17,6 +17,7 @@ class IntakeOptions:
     default_deployment: str | None = None
     max_requests: int = default_int("BATCH_MAX_REQUESTS")
     max_bytes: int = default_int("BATCH_MAX_BYTES")
+    max_file_requests: int = default_int("BATCH_MAX_FILE_REQUESTS")  # more: the file is rejected
     max_tokens: int = default_int("BATCH_MAX_TOKENS")  # estimated tokens per batch; 0: no limit
     allowed_deployments: frozenset[str] = frozenset()
     settings: FolderSettings = field(default_factory=FolderSettings)

@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+# Messages quote the user's values (a url, a deployment, a key): a report of 10,000 problems
+# stays small however long those are.
+MAX_MESSAGE = 2_000
+CUT = " [...]"
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -14,6 +19,10 @@ class Problem:
     code: str
     message: str
     custom_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.message) > MAX_MESSAGE:
+            object.__setattr__(self, "message", self.message[: MAX_MESSAGE - len(CUT)] + CUT)
 
     def to_dict(self) -> dict[str, Any]:
         return {

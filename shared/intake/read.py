@@ -14,7 +14,7 @@ from shared.intake.jsonl import JsonlReader
 from shared.intake.lines import iter_lines
 from shared.intake.model import Intake, Request, Sink, endpoint_of
 from shared.intake.problem import Problem
-from shared.intake.rules import Checker
+from shared.intake.rules import Checker, too_many_requests
 from shared.intake.text import SNIFF_BYTES, sniff
 from shared.intake.text_input import TextReader
 
@@ -40,10 +40,13 @@ def read_input(chunks: Iterable[bytes], sink: Sink, kind: str, options: IntakeOp
     reader = _reader(kind, options, intake)
     splitter = Splitter(options.max_requests, options.max_bytes, options.max_tokens)
     check, place, add = Checker(options, intake).check, splitter.place, sink.add
-    total = 0
+    total, limit = 0, options.max_file_requests
     source = stream if isinstance(reader, JsonReader) else iter_lines(stream, options.max_line)
     for item in reader.items(source):
         total += 1
+        if total > limit:  # what intake and merge hold grows with the requests: stop here
+            intake.add_problem(too_many_requests(item.line, limit))
+            break
         problem = item if isinstance(item, Problem) else check(item)
         if problem is not None:
             intake.add_problem(problem)

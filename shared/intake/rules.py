@@ -5,6 +5,7 @@ from __future__ import annotations
 from shared.intake.model import CHARS_PER_TOKEN, Intake, Request
 from shared.intake.options import IntakeOptions
 from shared.intake.problem import Problem
+from shared.intake.unique import UniqueIds
 
 # The largest context window of any model Azure OpenAI runs batches for (GPT-5.4: 1,050,000
 # tokens; GPT-4.1: 1,047,576). The estimate (about 4 bytes a token) is rough, so a request
@@ -32,11 +33,11 @@ class Checker:
         self._max_bytes = options.max_bytes
         self._max_tokens = options.max_tokens
         self._intake = intake
-        self._seen: dict[str, int] = {}
+        self._first_line = UniqueIds().first_line
 
     def check(self, request: Request) -> Problem | None:
-        first = self._seen.setdefault(request.custom_id, request.line)
-        if first != request.line:
+        first = self._first_line(request.custom_id, request.line)
+        if first is not None:
             return _duplicate(request, first)
         if len(request.deployment) > MAX_DEPLOYMENT:
             return _long_deployment(request)
@@ -64,6 +65,18 @@ class Checker:
         if self._intake is not None:
             self._intake.repaired(CONTEXT_WARNING, request.line)
         return None
+
+
+def too_many_requests(line: int | None, limit: int) -> Problem:
+    where = f"; reading stopped at line {line:,}" if line else ""
+    return Problem(
+        None,
+        "too_many_requests",
+        f"The file holds more than {limit:,} requests, the most one file may hold "
+        f"(BATCH_MAX_FILE_REQUESTS){where}. Nothing was submitted. Split it into files of at "
+        f"most {limit:,} requests, or raise BATCH_MAX_FILE_REQUESTS (reading and merging a "
+        "file holds under 100 bytes of memory per request).",
+    )
 
 
 def _duplicate(request: Request, first: int) -> Problem:

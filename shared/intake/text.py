@@ -12,6 +12,12 @@ from shared.intake.lines import LongLine
 from shared.intake.problem import Problem
 
 SNIFF_BYTES = 4096
+# A parsed JSON value costs up to about 100 bytes per element (an empty object, a number, a
+# short string) where its text takes 2 or 3: a 32 MiB line of `[],` parses into over 1 GiB.
+# Long lines are counted first (C-fast), and parsed only if they hold few enough elements.
+DENSE_FROM = 1 << 20  # shorter lines cannot hold enough to matter
+MAX_ELEMENTS = 1_000_000  # more than any model's context window could take
+STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"')  # a whole JSON string, never backtracking
 # Magic numbers of the compressed and binary formats people upload by mistake.
 SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
     (b"\x1f\x8b", "compressed", "gzip-compressed; upload the uncompressed JSONL or CSV file"),
@@ -171,6 +177,28 @@ def duplicate_problem(number: int, key: str, custom_id: str | None = None) -> Pr
         "on which value counts, so keep only one.",
         custom_id,
     )
+
+
+def too_dense(number: int, raw: bytes) -> Problem | None:
+    """A line whose JSON holds so many elements that parsing it would take hundreds of MiB;
+    None for any line that can be parsed safely. Commas and brackets inside strings (prose,
+    pasted data) do not count."""
+    if len(raw) < DENSE_FROM or _elements(raw) <= MAX_ELEMENTS:
+        return None
+    elements = _elements(STRING.sub(b'""', raw))
+    if elements <= MAX_ELEMENTS:
+        return None
+    return Problem(
+        number,
+        "too_dense",
+        f"Line {number} holds about {elements:,} JSON values (arrays, objects, list items); "
+        f"a request may hold at most {MAX_ELEMENTS:,}, more than any model's context window "
+        "takes. Nothing was submitted. Shorten the request, or split it into several.",
+    )
+
+
+def _elements(raw: bytes) -> int:
+    return raw.count(b",") + raw.count(b"[") + raw.count(b"{")
 
 
 def too_long(number: int, raw: LongLine, limit: int) -> Problem:

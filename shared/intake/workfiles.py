@@ -14,24 +14,28 @@ from shared.storage.names import part_file
 
 ORDER = "order.txt"  # local only: "<line> <part>[ <input JSON>]" per request, in input order
 BATCH_PIECES = 1000  # pieces per write call (the OS takes at most 1,024 buffers at once)
+BATCH_BYTES = 1 << 20  # ... or fewer: large requests are written as they come
 
 
 class PieceWriter:
     """A file written from pieces of bytes with writev, so that bodies are never copied into
-    a buffer first; a few hundred KiB are held at a time."""
+    a buffer first; about a MiB (or 1,000 pieces) is held at a time."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         self._pieces: list[bytes] = []
+        self._bytes = 0
 
-    def write(self, pieces: Sequence[bytes]) -> None:
+    def write(self, pieces: Sequence[bytes], size: int = 0) -> None:
+        """Queue `pieces`, of which `size` bytes are big (the rest are a few bytes each)."""
         self._pieces.extend(pieces)
-        if len(self._pieces) >= BATCH_PIECES:
+        self._bytes += size
+        if len(self._pieces) >= BATCH_PIECES or self._bytes >= BATCH_BYTES:
             self._flush()
 
     def _flush(self) -> None:
-        pieces, self._pieces = self._pieces, []
+        pieces, self._pieces, self._bytes = self._pieces, [], 0
         written = os.writev(self._fd, pieces)
         if written < sum(map(len, pieces)):  # rare (signals, odd file systems): finish plainly
             rest = memoryview(b"".join(pieces))[written:]
@@ -66,11 +70,12 @@ class WorkFiles(Sink):
         if request.input is None:
             self.order.write((b"%d %d\n" % (request.line, part.index),))
         else:
-            self.order.write((b"%d %d " % (request.line, part.index), request.input_json, b"\n"))
+            given = request.input_json
+            self.order.write((b"%d %d " % (request.line, part.index), given, b"\n"), len(given))
         out = self.parts.get(part.index)
         if out is None:
             out = self.parts[part.index] = PieceWriter(self.folder / part_file(part.index))
-        out.write(request.native_pieces(part.url))
+        out.write(request.native_pieces(part.url), len(request.body_json))
 
     def close(self) -> None:
         for stream in (self.order, *self.parts.values()):

@@ -6,6 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from shared.batches.files import delete_part_files
+from shared.batches.parallel import in_parallel
 from shared.jobs.model import ALERT, FINAL, Job
 from shared.storage import blobs
 from shared.storage.names import JOB_META, work_prefix
@@ -20,12 +21,13 @@ def cleanup(deps: Deps, job: Job) -> Job:
     """Delete every file this job put at the service and its work files; then it is closed.
     A finished job with failed requests keeps its job.json (the input's shape: format,
     columns, schema, delimiter; no request text, a few hundred bytes), which a person's retry
-    needs to write results.csv as before (lifecycle/reopen.py); everything else goes."""
-    for part in job.parts:
-        delete_part_files(deps.service, part)
+    needs to write results.csv as before (lifecycle/reopen.py); everything else goes. Several
+    deletes run at once: a job of a thousand batches has thousands of files."""
+    in_parallel(lambda part: delete_part_files(deps.service, part), job.parts)
     prefix = work_prefix(job.job_id)
     keep = {prefix + JOB_META} if job.status in FINAL and job.failed > 0 else set()
-    removed = blobs.delete_prefix(deps.work, prefix, keep)
+    names = [n for n in blobs.names_under(deps.work, prefix) if n not in keep]
+    removed = len(in_parallel(lambda name: blobs.delete_quietly(deps.work, name), names))
     log.info("job %s cleaned up (%d work files)", job.job_id, removed)
     return deps.store.save(job.changed(cleaned=True), release=True)
 

@@ -85,6 +85,7 @@ def _options(deps: Deps, settings: folder_settings.FolderSettings) -> IntakeOpti
         default_deployment=s.default_deployment,
         max_requests=s.max_requests,
         max_bytes=s.max_bytes,
+        max_file_requests=s.max_file_requests,
         max_tokens=s.max_tokens,
         allowed_deployments=s.allowed_deployments,
         settings=settings,

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shared.batches.files import delete_part_files
+from shared.batches.parallel import each_part
 from shared.crash import crashpoint
 from shared.jobs.model import Job
 from shared.jobs.part import Part
@@ -22,11 +23,9 @@ KINDS = ("out", "err")
 
 
 def collect(deps: Deps, job: Job) -> Job:
-    """Copy the files of every ended, not yet collected part."""
-    for part in job.parts:
-        if part.done and not part.collected:
-            job = _collect_part(deps, job, part)
-    return job
+    """Copy the files of every ended, not yet collected part (several at a time)."""
+    ended = [p for p in job.parts if p.done and not p.collected]
+    return each_part(deps, job, ended, _collect_part)
 
 
 def _collect_part(deps: Deps, job: Job, part: Part) -> Job:

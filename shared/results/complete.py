@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from azure.core.exceptions import ResourceNotFoundError
 
+from shared.batches.parallel import THREADS, in_parallel
 from shared.jobs.meta import JobMeta
 from shared.jobs.model import Job
+from shared.jobs.part import Part
 from shared.results.merge import MergeFiles
 from shared.results.outcomes import Outcomes
 from shared.results.publish import publish_outcome
@@ -61,20 +63,31 @@ class MergeRun:
         return files
 
     def _load(self) -> Attempts:
-        """The service's lines of every collected part, and which parts retried what."""
+        """The service's lines of every collected part, and which parts retried what. A few
+        parts' files are downloaded at once; they are read in part order, then deleted."""
         attempts = Attempts()
         # This run's parts only: those before a person's retry were merged into the results
         # it started from, and their work files are gone.
-        for part in self.job.current_parts:
-            if part.round > self.job.first_round:
-                lines = read_lines(self._download(part_file(part.index)))
-                attempts.add_retry_part((orjson.loads(r)["custom_id"] for r in lines), part.index)
-            for kind in ("out", "err"):
-                path = self._maybe(collected_file(kind, part.index))
-                if path is not None:
+        parts = self.job.current_parts
+        for start in range(0, len(parts), THREADS):
+            window = parts[start : start + THREADS]
+            for part, (retried, found) in zip(
+                window, in_parallel(self._fetch, window), strict=True
+            ):
+                if retried is not None:
+                    ids = (orjson.loads(r)["custom_id"] for r in read_lines(retried))
+                    attempts.add_retry_part(ids, part.index)
+                for path in found:
                     self.outcomes.add_file(_chunks(path), f"batch {part.batch_id}", part.index)
                     path.unlink()
         return attempts
+
+    def _fetch(self, part: Part) -> tuple[Path | None, list[Path]]:
+        """A part's uploaded file if it was a retry round's, and its output and error files."""
+        first_round = self.job.first_round
+        retried = self._download(part_file(part.index)) if part.round > first_round else None
+        found = [self._maybe(collected_file(kind, part.index)) for kind in ("out", "err")]
+        return retried, [path for path in found if path is not None]
 
     def _meta(self) -> JobMeta:
         path = self._maybe(JOB_META)

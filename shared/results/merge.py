@@ -63,7 +63,7 @@ def _with_lines(
         custom_id = record["custom_id"]
         tries, last = attempts.of(custom_id, record["part"])
         tries += record.get("attempts_before", 0)
-        sent_in = [record["part"], *attempts.retried_in.get(custom_id, ())]
+        sent_in = [record["part"], *attempts.retried(custom_id)]
         place = lines.count(record["line"], custom_id, sent_in)[last]
         own = lines.own_error(last, place)
         yield _result(record, outcomes.take(custom_id, last), parts[last], tries, own)
@@ -218,6 +218,7 @@ class MergeFiles:
                     self._failed(row, retry)
                 tally(row)
         csv.close()
+        outcomes.finish()
 
     def _open(self, name: str) -> BinaryIO:
         return (self.folder / name).open("wb", buffering=WRITE_BUFFER)

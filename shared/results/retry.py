@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import logging
+from array import array
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -14,6 +14,7 @@ import orjson
 from shared.batches.batchfile import native_line
 from shared.batches.split import Splitter
 from shared.config import Settings
+from shared.idmap import DICT_LIMIT, IdMap, RecordLog
 from shared.jobs.model import Job, JobStatus
 from shared.jobs.part import Part
 from shared.storage import blobs
@@ -56,20 +57,48 @@ def retryable(result: dict[str, Any]) -> bool:
     return error.get("status_code") in RETRY_STATUS or code in RETRY_CODES
 
 
-@dataclass
 class Attempts:
-    """Which parts each request was sent in: its first part (from the index) plus retries."""
+    """Which parts each request was sent in: its first part (from the index) plus retries.
+    Every request of a job may be retried: each one's record (custom_id, retry parts) waits
+    in a temporary file, and memory holds where (shared/idmap.py)."""
 
-    retried_in: dict[str, list[int]] = field(default_factory=dict)
+    def __init__(self, dict_limit: int = DICT_LIMIT, hash_of: Callable[[str], int] = hash) -> None:
+        self._log = RecordLog()
+        self._records = IdMap(self._key_at, None, dict_limit, hash_of)
+        self._any = False
 
     def add_retry_part(self, custom_ids: Iterable[str], part: int) -> None:
+        records, log = self._records, self._log
         for custom_id in custom_ids:
-            self.retried_in.setdefault(custom_id, []).append(part)
+            later = self.retried(custom_id)
+            records.put(custom_id, log.append(_record(custom_id, [*later, part])))
+            self._any = True
+
+    def retried(self, custom_id: str) -> list[int]:
+        """The parts a request was sent in again, in order."""
+        if not self._any:
+            return []
+        place = self._records.get(custom_id)
+        if place is None:
+            return []
+        record = self._log.read(place)
+        start = 4 + int.from_bytes(record[:4], "little")
+        return array("I", record[start:]).tolist()
 
     def of(self, custom_id: str, first_part: int) -> tuple[int, int]:
         """(number of attempts, the part of the latest attempt)."""
-        later = self.retried_in.get(custom_id)
+        later = self.retried(custom_id) if self._any else None
         return (1 + len(later), later[-1]) if later else (1, first_part)
+
+    def _key_at(self, place: int) -> str:
+        record = self._log.read(place)
+        return record[4 : 4 + int.from_bytes(record[:4], "little")].decode("utf-8", "surrogatepass")
+
+
+def _record(custom_id: str, parts: list[int]) -> bytes:
+    """custom_id (its length first) and the parts it was retried in."""
+    key = custom_id.encode("utf-8", "surrogatepass")
+    return len(key).to_bytes(4, "little") + key + array("I", parts).tobytes()
 
 
 def read_lines(path: Path) -> Iterator[bytes]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from azure.core import MatchConditions
@@ -55,22 +55,20 @@ def upload_file(container: ContainerClient, name: str, path: Path) -> None:
         )
 
 
-def delete_prefix(
-    container: ContainerClient, prefix: str, keep: Collection[str] = frozenset()
-) -> int:
-    """Delete every blob under `prefix` but those named in `keep`; how many were deleted. A
-    container or blob already gone is nothing to do."""
+def names_under(container: ContainerClient, prefix: str) -> list[str]:
+    """The names of the blobs under `prefix`; none when the container is gone."""
     try:
-        found = container.list_blobs(name_starts_with=prefix)
-        names = [b.name for b in found if b.name not in keep]
+        return [b.name for b in container.list_blobs(name_starts_with=prefix)]
     except ResourceNotFoundError:
-        return 0
-    for name in names:
-        try:
-            container.delete_blob(name, delete_snapshots="include")
-        except ResourceNotFoundError:
-            pass
-    return len(names)
+        return []
+
+
+def delete_quietly(container: ContainerClient, name: str) -> None:
+    """Delete one blob; one already gone is nothing to do."""
+    try:
+        container.delete_blob(name, delete_snapshots="include")
+    except ResourceNotFoundError:
+        pass
 
 
 class StreamOf(io.RawIOBase):

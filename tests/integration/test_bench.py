@@ -39,3 +39,22 @@ def test_poll_benchmark_runs_with_a_few_jobs() -> None:
     for variant in ("naive", "calls only", "ours"):
         assert f"  {variant} " in out
     assert "40 seen" in out
+
+
+def test_shapes_benchmark_runs_in_quick_mode() -> None:
+    out = run_bench("bench/bench_shapes.py", "--quick", "--no-naive")
+    for heading in ("shape", "stage", "wall s", "peak MiB", "< 400 MiB", "outcome"):
+        assert heading in out
+    for shape in ("tiny lines", "tiny, over limit", "32 MiB nested", "deep nesting", "long ids"):
+        assert f"  {shape} " in out
+    assert "rejected: too_many_requests" in out  # the limit scales with --quick
+    assert "every shape: met" in out
+
+
+def test_big_job_benchmark_runs_with_a_few_batches() -> None:
+    out = run_bench("bench/bench_big_job.py", "--batches", "20", "--threads", "1,8")
+    for heading in ("phase", "wall s", "table writes", "rows written", "service calls"):
+        assert heading in out
+    for phase in ("prepare", "submit", "tick, live", "tick, ended", "completion", "clean-up"):
+        assert f"  {phase} " in out
+    assert "20 batches, 1 part(s) at a time" in out and "20 batches, 8 part(s) at a time" in out
