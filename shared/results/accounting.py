@@ -7,15 +7,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from shared.costs import estimate_cost, price_table
+from shared.costs import estimate_cost, price_source, price_table
 from shared.results.tally import Tally
 from shared.telemetry import metrics
 
-EXAMPLES_NOTE = (
-    "Estimated from the token usage at the example list prices in shared/costs.py: examples, "
-    "not promises. Set BATCH_PRICES to the prices you pay."
-)
-OWN_PRICES_NOTE = "Estimated from the token usage at the prices in BATCH_PRICES."
+OWN = "the prices in BATCH_PRICES"
+EXAMPLES = "the example list prices in shared/costs.py (examples, not promises)"
+ADVICE = " Set BATCH_PRICES to the prices you pay."
 
 
 def cost_summary(tally: Tally, prices: Mapping[str, Mapping[str, float]]) -> dict[str, Any]:
@@ -24,8 +22,30 @@ def cost_summary(tally: Tally, prices: Mapping[str, Mapping[str, float]]) -> dic
     usage = {name: d.usage for name, d in tally.by_deployment.items() if name}
     models = {name: d.model for name, d in tally.by_deployment.items() if name and d.model}
     cost = estimate_cost(usage, models, price_table(prices))
-    cost["note"] = OWN_PRICES_NOTE if prices else EXAMPLES_NOTE
+    for row in cost["by_deployment"].values():
+        row["prices"] = price_source(row["model"], prices)
+    cost["note"] = price_note(cost["by_deployment"])
     return cost
+
+
+def price_note(rows: Mapping[str, Mapping[str, Any]]) -> str:
+    """Which prices were used for which deployment: never BATCH_PRICES for a deployment the
+    examples priced (BATCH_PRICES may name other models only)."""
+    used = {
+        text: sorted(d for d, r in rows.items() if r.get("prices") == source)
+        for source, text in (("BATCH_PRICES", OWN), ("examples", EXAMPLES))
+    }
+    said = [f"{text} for {', '.join(deps)}" for text, deps in used.items() if deps]
+    unpriced = sorted(d for d, r in rows.items() if r.get("prices") is None and r.get("tokens"))
+    if unpriced:
+        missing = ", ".join(unpriced)
+        said.append(
+            f"no price for {missing} (its model is in neither BATCH_PRICES nor the examples)"
+        )
+    if not said:
+        return "No tokens were used." + ADVICE
+    advice = ADVICE if used[EXAMPLES] or unpriced else ""
+    return f"Estimated from the token usage at {'; '.join(said)}.{advice}"
 
 
 def report(tally: Tally, cost: Mapping[str, Any]) -> None:
