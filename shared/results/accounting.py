@@ -5,10 +5,12 @@ cost metrics per deployment. Estimates, never an invoice."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from shared.costs import estimate_cost, price_source, price_table
-from shared.results.tally import Tally
+from shared.results.billed import Billing
+from shared.results.tally import DeploymentTally, Tally
 from shared.telemetry import metrics
 
 OWN = "the prices in BATCH_PRICES"
@@ -48,16 +50,33 @@ def price_note(rows: Mapping[str, Mapping[str, Any]]) -> str:
     return f"Estimated from the token usage at {'; '.join(said)}.{advice}"
 
 
-def report(tally: Tally, cost: Mapping[str, Any]) -> None:
-    """Requests by outcome, tokens in and out (and reasoning) and the estimated cost, per
-    deployment, once per finished job. Never raises (the metric functions swallow errors)."""
-    rows = cost.get("by_deployment") or {}
-    for name, deployment in tally.by_deployment.items():
+def report(billing: Billing, prices: Mapping[str, Mapping[str, float]]) -> None:
+    """This run's requests by outcome, tokens in and out (and reasoning) and estimated cost,
+    per deployment, once per finished run: a person's retry adds its own requests, tokens and
+    cost, never the kept results' again, so each metric sums to what summary.json says. Never
+    raises (the metric functions swallow errors)."""
+    for name, deployment in billing.run.items():
         metrics.record_requests(name, deployment.succeeded, deployment.failed)
         usage = deployment.usage
         metrics.record_tokens(
             name, usage["prompt_tokens"], usage["completion_tokens"], usage["reasoning_tokens"]
         )
-        row = rows.get(name) or {}
-        if row.get("cost") is not None:
-            metrics.record_cost(name, row.get("model") or "", row["cost"], row["standard_cost"])
+    # This run's cost: the billed total less the runs before, priced alike, so that the runs'
+    # metrics add up to the total exactly.
+    total = cost_summary(billing.tally(billing.billed), prices)["by_deployment"]
+    before = cost_summary(billing.tally(_priced_as(billing)), prices)["by_deployment"]
+    for name, row in total.items():
+        if row.get("cost") is None:
+            continue
+        earlier = before.get(name) or {}
+        cost = row["cost"] - (earlier.get("cost") or 0.0)
+        standard = row["standard_cost"] - (earlier.get("standard_cost") or 0.0)
+        metrics.record_cost(name, row.get("model") or "", max(cost, 0.0), max(standard, 0.0))
+
+
+def _priced_as(billing: Billing) -> dict[str, DeploymentTally]:
+    """The usage of the runs before, with the models the billed total is priced by."""
+    return {
+        name: replace(d, models=billing.billed[name].models if name in billing.billed else {})
+        for name, d in billing.before.items()
+    }
