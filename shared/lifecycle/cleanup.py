@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from shared.batches.access import check_same_resource
 from shared.batches.files import delete_part_files
 from shared.jobs.model import ALERT, FINAL, Job
 from shared.storage import blobs
@@ -22,6 +23,8 @@ def cleanup(deps: Deps, job: Job) -> Job:
     columns, schema, delimiter; no request text, a few hundred bytes), which a person's retry
     needs to write results.csv as before (lifecycle/reopen.py); everything else goes."""
     for part in job.parts:
+        # Never "already gone" at another resource than the one that holds the files.
+        check_same_resource(deps.service, part, deps.settings)
         delete_part_files(deps.service, part)
     prefix = work_prefix(job.job_id)
     keep = {prefix + JOB_META} if job.status in FINAL and job.failed > 0 else set()

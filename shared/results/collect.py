@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from shared.batches.access import check_same_resource
 from shared.batches.files import delete_part_files
 from shared.crash import crashpoint
 from shared.jobs.model import Job
@@ -30,6 +31,8 @@ def collect(deps: Deps, job: Job) -> Job:
 
 
 def _collect_part(deps: Deps, job: Job, part: Part) -> Job:
+    # Made at another endpoint: that endpoint must know the batch, or the setting is wrong.
+    check_same_resource(deps.service, part, deps.settings)
     with tempfile.TemporaryDirectory(prefix="batchdrop-") as tmp:
         for kind, file_id in zip(KINDS, (part.output_file_id, part.error_file_id), strict=True):
             if file_id:
