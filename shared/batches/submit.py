@@ -9,6 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from azure.core.exceptions import ResourceNotFoundError
+
 from shared.batches.access import made_elsewhere
 from shared.batches.quota import quota_wait
 from shared.batches.service import FileLimitReached, QuotaExceeded, Refused
@@ -18,6 +20,7 @@ from shared.jobs.model import Job
 from shared.jobs.part import Part
 from shared.storage import blobs
 from shared.storage.names import part_file, upload_name, work_prefix
+from shared.storage.work import check_work_files
 
 if TYPE_CHECKING:
     from shared.deps import Deps
@@ -127,7 +130,7 @@ def _upload(deps: Deps, job: Job, part: Part) -> Job:
         job = deps.store.save(job.with_part(part))
         with tempfile.TemporaryDirectory(prefix="batchdrop-") as tmp:
             path = Path(tmp) / part_file(part.index)
-            blobs.download_to(deps.work, work_prefix(job.job_id) + path.name, path)
+            _part_file(deps, job, path)
             covered(deps.store, job, deps.settings.openai_timeout_seconds)
             try:
                 uploaded = deps.service.upload(filename, path)
@@ -141,6 +144,16 @@ def _upload(deps: Deps, job: Job, part: Part) -> Job:
     log.info("job %s part %d: uploaded as %s", job.job_id, part.index, uploaded.id)
     part = replace(part, file_id=uploaded.id, uploaded_at=int(time.time()), uploading=None)
     return deps.store.save(job.with_part(part))
+
+
+def _part_file(deps: Deps, job: Job, path: Path) -> None:
+    """The part's upload file from the work container; when it is not there, why not (a
+    changed or emptied work container: shared/storage/work.py)."""
+    try:
+        blobs.download_to(deps.work, work_prefix(job.job_id) + path.name, path)
+    except ResourceNotFoundError:
+        check_work_files(deps.work, job.job_id, job.work_container)
+        raise  # the index is there but not this file: unexpected, counted as such
 
 
 def _wait_for_file(deps: Deps, part: Part) -> str | None:

@@ -159,6 +159,10 @@ class Job:
     # batches are in summary.json), never sent, merged or counted in the outcome again.
     first_part: int = 0
     reopened_at: datetime | None = None  # when a person's retry last reopened it
+    # The work container (BATCH_WORK_CONTAINER) its work files were written to: missing there
+    # later, they were emptied away ("" for jobs recorded before this was); missing from
+    # another container, the setting names the wrong one (shared/storage/work.py).
+    work_container: str = ""
     # Counts status changes, so the listing index never goes back to an older status
     # (jobs/listing.py); listed_seq: the change the listing index is known to hold.
     status_seq: int = field(default=0, compare=False)

@@ -74,7 +74,11 @@ def prepare(deps: Deps, job: Job) -> Job:
     warnings = [*intake.warnings, *([earlier.sent_again()] if earlier else [])]
     return deps.store.save(
         job.moved_to(
-            JobStatus.SUBMITTING, parts=parts, total=intake.total, warnings=tuple(warnings)
+            JobStatus.SUBMITTING,
+            parts=parts,
+            total=intake.total,
+            warnings=tuple(warnings),
+            work_container=deps.settings.work_container,
         )
     )
 

@@ -141,6 +141,7 @@ def reopen(deps: Deps, job: Job) -> Job:
         parts=job.parts + parts,
         first_part=len(job.parts),
         reopened_at=utcnow(),
+        work_container=deps.settings.work_container,  # where the new index was written
         cleaned=False,
         retry=None,
         stop=None,  # an applied cancel: this run is a new one

@@ -15,6 +15,7 @@ from shared.jobs.model import Job
 from shared.jobs.part import Part
 from shared.storage import blobs
 from shared.storage.names import collected_file, work_prefix
+from shared.storage.work import check_work_files
 
 if TYPE_CHECKING:
     from shared.deps import Deps
@@ -23,7 +24,9 @@ KINDS = ("out", "err")
 
 
 def collect(deps: Deps, job: Job) -> Job:
-    """Copy the files of every ended, not yet collected part."""
+    """Copy the files of every ended, not yet collected part, next to the job's other work
+    files (never into a work container that does not hold them: shared/storage/work.py)."""
+    check_work_files(deps.work, job.job_id, job.work_container)
     for part in job.parts:
         if part.done and not part.collected:
             job = _collect_part(deps, job, part)
