@@ -56,6 +56,11 @@ def final_reason(job: Job, status: JobStatus) -> str:
             "(BATCH_MAX_ATTEMPTS) because their batches expired (Azure runs a batch within "
             "24 h). errors.jsonl lists them; upload those again, or split the file."
         )
+    if status == JobStatus.COMPLETED and job.stop is not None:
+        return (
+            f"completed: the cancel ({job.stop.detail.rstrip('. ')}) came after every batch had "
+            "ended, with every request answered; nothing was stopped, and the results are whole."
+        )
     if status == JobStatus.CANCELLED:
         detail = job.stop.detail if job.stop else "a batch was cancelled at the service"
         return f"cancelled: {detail}. The answers that had arrived are kept."

@@ -164,8 +164,8 @@ def publish_skip(deps: Deps, job: Job, skip: Skip) -> bool:
 
 def publish_outcome(deps: Deps, job: Job, run: MergeFiles, outcomes: Outcomes) -> Job:
     """Write the outputs of a finished merge and move the job to its final state."""
-    status = outcome(job, run.expired_left)
     tally = run.tally
+    status = outcome(job, run.expired_left, all_answered=tally.failed == 0)
     counts = {"total": tally.total, "succeeded": tally.succeeded, "failed": tally.failed}
     part_errors = run.part_errors(job.parts)
     # Usage and cost count every answer billed, in this run and the runs before a retry.
