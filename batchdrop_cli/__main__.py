@@ -4,11 +4,17 @@ retry jobs, and get their results, straight from storage."""
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
 from rich.console import Console
 
 from batchdrop_cli import commands, connect, results, submit, watch
@@ -55,7 +61,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("job", metavar="JOB|BLOB")
     r.add_argument("--csv", action="store_true", help="results.csv instead of results.jsonl")
     r.add_argument("--out", type=Path, help="download into this folder")
-    r.add_argument("--rows", type=int, default=10, help="rows previewed (default 10)")
+    r.add_argument("--rows", type=results.preview_rows, default=10,
+                   help=f"rows previewed, 1 to {results.MAX_ROWS} (default 10)")  # fmt: skip
     r.set_defaults(run=results.results)
     return top
 
@@ -75,23 +82,60 @@ def _watch(conn: Connection, args: argparse.Namespace, console: Console) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    console = Console()
+    # The Azure SDKs log warnings (a credential's every attempt) that Python would print to
+    # stderr for want of a handler: the CLI says what went wrong in one line of its own.
+    logging.getLogger("azure").addHandler(logging.NullHandler())
+    console = Console(emoji=False)  # `:x:` in a name stays `:x:`
+    conn: Connection | None = None
     try:
         run: Command = args.run
-        return run(Connection.from_args(args), args, console)
+        conn = Connection.from_args(args)
+        return run(conn, args, console)
     except KeyboardInterrupt:
         return 130
     except (ValueError, LookupError, NotAllowed, FileNotFoundError) as exc:
         return _fail(str(exc))
     except ClientAuthenticationError as exc:
-        return _fail(f"not signed in to Azure ({exc.message}); run `az login`")
+        first = (exc.message or type(exc).__name__).strip().splitlines()[0]
+        return _fail(f"not signed in to Azure ({first}); run `az login`")
     except HttpResponseError as exc:
-        hint = f"; your identity needs {ROLES} on the account" if exc.status_code == 403 else ""
-        return _fail(f"storage answered {exc.status_code}: {exc.reason}{hint}")
+        return _fail(_refused(conn, exc))
+    except (ServiceRequestError, ServiceResponseError) as exc:
+        return _fail(_no_answer(conn, exc))
+
+
+# What to check when storage answers 404 with one of these codes.
+NOT_FOUND = {
+    "TableNotFound": "--table (BATCH_JOBS_TABLE)",
+    "ContainerNotFound": "--input-container, --output-container (BATCH_INPUT_CONTAINER, ...)",
+}
+
+
+def _refused(conn: Connection | None, exc: HttpResponseError) -> str:
+    code = str(getattr(exc, "error_code", "") or "")
+    said = f"storage answered {exc.status_code} ({code or exc.reason})"
+    if exc.status_code == 403:
+        return f"{said}: your identity needs {ROLES} on the account"
+    check = NOT_FOUND.get(code) or (conn.source if conn is not None else "the storage given")
+    return f"{said}: is {check} right?"
+
+
+def _no_answer(conn: Connection | None, exc: Exception) -> str:
+    """Storage did not answer (not running, a wrong address, no network): one line naming
+    where the address came from."""
+    reason = " ".join(str(exc).split())
+    why = reason.rsplit(": ", 1)[-1][:120] or type(exc).__name__
+    if conn is None:
+        return f"storage does not answer ({why})"
+    return (
+        f"storage at {conn.endpoint} does not answer ({why}): is it running (Azurite: "
+        f"`npx azurite`), and is {conn.source} right?"
+    )
 
 
 def _fail(message: str) -> int:
-    print(f"batchdrop: {message}", file=sys.stderr)
+    """One line on stderr, exit code 1."""
+    print(f"batchdrop: {' '.join(message.split())}", file=sys.stderr)
     return 1
 
 

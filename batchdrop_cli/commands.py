@@ -8,6 +8,7 @@ import json
 import socket
 
 from rich.console import Console
+from rich.text import Text
 
 from batchdrop_cli.connect import Connection
 from batchdrop_cli.find import find_job
@@ -59,7 +60,7 @@ def _said(console: Console, asked: Asked | None) -> int:
     if asked is None:  # the job vanished between finding and asking
         console.print("no such job")
         return 1
-    console.print(f"job {asked.job.job_id} ({asked.job.name}): {asked.message}")
+    console.print(Text(f"job {asked.job.job_id} ({asked.job.name}): {asked.message}"))
     return 0
 
 

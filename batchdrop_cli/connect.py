@@ -33,6 +33,13 @@ MISSING = (
 )
 
 
+# A person waits at the terminal: storage that does not answer is said in seconds, not after
+# the SDK's ten retries with back-off (reads of big result files still get their time).
+QUICK = {"retry_total": 1, "connection_timeout": 5, "read_timeout": 60}
+# Blob storage's own retry waits 15 s before its first retry by default.
+QUICK_BLOBS = {**QUICK, "initial_backoff": 1, "increment_base": 1}
+
+
 class ConnectError(ValueError):
     """Nothing says which storage to use, or what was given cannot be used."""
 
@@ -55,6 +62,7 @@ class Connection:
     output_container: str
     work_container: str
     table: str
+    source: str = CONNECTION  # the flag or variable the storage came from, for error messages
 
     @classmethod
     def from_args(
@@ -65,15 +73,21 @@ class Connection:
             name: getattr(args, name, None) or env.get(setting) or str(DEFAULTS[setting])
             for name, setting in NAMES.items()
         }
-        return cls(storage=_storage(args, env), **names)
+        storage, source = _storage(args, env)
+        return cls(storage=storage, source=source, **names)
 
     @cached_property
     def blobs(self) -> BlobServiceClient:
-        return clients.blob_service(self.storage)
+        return clients.blob_service(self.storage, **QUICK_BLOBS)
 
     @cached_property
     def store(self) -> TableJobStore:
-        return TableJobStore(clients.table_client(self.storage, self.table))
+        return TableJobStore(clients.table_client(self.storage, self.table, **QUICK))
+
+    @property
+    def endpoint(self) -> str:
+        """The blob endpoint, as a person would recognise it (no key)."""
+        return self.storage.service_uris.get("blob") or self.blobs.url
 
     @property
     def inputs(self) -> ContainerClient:
@@ -90,24 +104,27 @@ class Connection:
         return Storage(self.store, self.blobs, self.output, work)
 
 
-def _storage(args: argparse.Namespace, env: Mapping[str, str]) -> StorageSettings:
-    """Flags first, then the CLI's own variables, then the app's AzureWebJobsStorage."""
+def _storage(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[StorageSettings, str]:
+    """Flags first, then the CLI's own variables, then the app's AzureWebJobsStorage; and
+    which of them it was."""
     account = f"https://{args.account}.blob.core.windows.net" if args.account else None
     given = [
-        ("connection", args.connection_string),
-        ("url", args.account_url or account),
-        ("connection", env.get(CONNECTION)),
-        ("url", env.get(ACCOUNT_URL)),
-        ("connection", env.get(STORAGE)),
+        ("connection", "--connection-string", args.connection_string),
+        ("url", "--account-url" if args.account_url else "--account", args.account_url or account),
+        ("connection", CONNECTION, env.get(CONNECTION)),
+        ("url", ACCOUNT_URL, env.get(ACCOUNT_URL)),
+        ("connection", STORAGE, env.get(STORAGE)),
     ]
-    kind, value = next(((k, v.strip()) for k, v in given if v and v.strip()), ("", ""))
+    kind, source, value = next(
+        ((k, s, v.strip()) for k, s, v in given if v and v.strip()), ("", "", "")
+    )
     if kind == "connection":
-        return StorageSettings(connection_string=value)
+        return StorageSettings(connection_string=value), source
     if not value:
         raise ConnectError(MISSING)
     blob = value.rstrip("/")
     table = (args.table_url or env.get(TABLE_URL) or _table_url(blob)).rstrip("/")
-    return StorageSettings(service_uris={"blob": blob, "table": table})
+    return StorageSettings(service_uris={"blob": blob, "table": table}), source
 
 
 def _table_url(blob_url: str) -> str:

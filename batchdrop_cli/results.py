@@ -13,15 +13,31 @@ from typing import Any
 
 from azure.storage.blob import ContainerClient
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
+from rich.text import Text
 
 from batchdrop_cli.connect import Connection
 from batchdrop_cli.find import find_job
-from batchdrop_cli.views import clip
+from batchdrop_cli.views import clip, plain
 from shared.jobs.model import Job
 from shared.results.answers import answer_text
 from shared.storage.names import RESULTS, RESULTS_CSV
 from shared.storage.outputs import FolderState, folder_state
+
+# A results.csv cell holds a whole answer or input value (the csv module refuses fields over
+# 128 KiB by default); the preview clips each cell to a few dozen characters anyway.
+CSV_FIELD_LIMIT = 1 << 28
+MAX_ROWS = 1000  # rows a preview prints at most: more is a download (--out)
+
+
+def preview_rows(text: str) -> int:
+    """--rows: 1 to MAX_ROWS (argparse turns the refusal into a usage error, exit 2)."""
+    rows = int(text) if text.strip().lstrip("-").isdigit() else 0
+    if not 1 <= rows <= MAX_ROWS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give 1 to {MAX_ROWS} rows; --out DIR downloads all of them"
+        )
+    return rows
 
 
 class NoResults(LookupError):
@@ -33,14 +49,14 @@ def results(conn: Connection, args: argparse.Namespace, console: Console) -> int
     state = folder_state(conn.output, job.name)
     if state.owner not in (None, job.job_id):
         newer = f"the folder now holds job {state.owner}'s outputs (a newer upload)"
-        console.print(f"[yellow]{newer}[/]")
+        console.print(Text(newer, style="yellow"))
     wanted = RESULTS_CSV if args.csv else RESULTS
     if wanted not in state.files:
         raise NoResults(_missing(job, wanted, state))
     if args.out:
         names = [wanted] if args.csv else [n for n in state.files if n != RESULTS_CSV]
         for name in names:
-            console.print(f"saved {_download(conn.output, state.folder, name, args.out)}")
+            console.print(Text(f"saved {_download(conn.output, state.folder, name, args.out)}"))
         return 0
     rows = args.rows
     preview = (_csv_preview if args.csv else _preview)(conn.output, state, rows)
@@ -83,8 +99,8 @@ def _preview(container: ContainerClient, state: FolderState, rows: int) -> Table
     found = lines(container, f"{state.folder}/{RESULTS}")
     for raw in (r for _, r in zip(range(rows), found, strict=False)):
         row = json.loads(raw)
-        table.add_row(str(row["line"]), clip(row["custom_id"], 30), row["status"],
-                      str(row.get("attempts", "")), clip(_said(row), 100))  # fmt: skip
+        table.add_row(str(row["line"]), plain(clip(row["custom_id"], 30)), row["status"],
+                      str(row.get("attempts", "")), plain(clip(_said(row), 100)))  # fmt: skip
     return table
 
 
@@ -96,14 +112,16 @@ def _said(row: dict[str, Any]) -> str:
 
 
 def _csv_preview(container: ContainerClient, state: FolderState, rows: int) -> Table:
+    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
     found = lines(container, f"{state.folder}/{RESULTS_CSV}")
     head = next(found, "")
     delimiter = max(",;\t", key=head.count)
     reader = csv.reader(_chain(head, found), delimiter=delimiter)
     header = next(reader, [])
-    table = Table(*(clip(h, 30) for h in header))
+    # A header is a column name a person chose: shown literally (Column takes Text).
+    table = Table(*(Column(plain(clip(h, 30))) for h in header))
     for _, row in zip(range(rows), reader, strict=False):
-        table.add_row(*(clip(cell, 60) for cell in row))
+        table.add_row(*(plain(clip(cell, 60)) for cell in row))
     return table
 
 

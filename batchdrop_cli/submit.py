@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from batchdrop_cli.connect import Connection
 from batchdrop_cli.watch import follow
@@ -40,18 +41,26 @@ def _hidden(file: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in file.relative_to(root).parts)
 
 
+def _not_an_input(name: str) -> str:
+    """What the app makes of a name it never reads as an input."""
+    if name.rsplit("/", 1)[-1] == JOB_SETTINGS:
+        return "settings"
+    return "not an input: the app ignores names starting with _ or ., so no job runs it"
+
+
 def submit(conn: Connection, args: argparse.Namespace, console: Console) -> int:
     planned = plan(args.paths, args.to or "")
     started: list[tuple[str, str]] = []
     for path, name in planned:
         with path.open("rb") as data:
             done = conn.inputs.get_blob_client(name).upload_blob(data, overwrite=True)
+        said = f"uploaded {path} as {conn.input_container}/{name}"
         if is_ignored(name):
-            console.print(f"uploaded {path} as {conn.input_container}/{name} (settings)")
+            console.print(Text(f"{said} ({_not_an_input(name)})"))
             continue
         job_id = job_id_for(conn.input_container, name, str(done["etag"]))
         started.append((job_id, name))
-        console.print(f"uploaded {path} as {conn.input_container}/{name}: job {job_id}")
+        console.print(Text(f"{said}: job {job_id}"))
     if not args.wait:
         return 0
     return follow(conn, started, console, args.timeout, args.interval)

@@ -9,9 +9,10 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from batchdrop_cli.connect import Connection
-from batchdrop_cli.views import jobs_table, status_text
+from batchdrop_cli.views import jobs_table, status_markup, status_text
 from shared.http_api import OPEN
 from shared.jobs.model import Job, JobStatus
 from shared.storage.names import output_prefix
@@ -43,7 +44,7 @@ def follow(
     """A bar per (job id, input name) until every job finished; 0 when all completed with
     every request answered, 1 otherwise (also on timeout)."""
     columns = (
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),  # an input name, shown as it is
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[status]}"),
@@ -66,7 +67,7 @@ def follow(
 
 
 def _status(job: Job) -> str:
-    text = status_text(job.status)
+    text = status_markup(job.status)
     if job.is_terminal and job.failed:
         text += f" [red]{job.failed} failed[/]"
     if job.retry is not None:
@@ -81,16 +82,18 @@ def _verdict(
     for job_id, name in jobs:
         job = seen.get(job_id)
         if not finished(job):
-            console.print(f"{name}: not finished in time (job {job_id}); `batchdrop watch` goes on")
+            console.print(
+                Text(f"{name}: not finished in time (job {job_id}); `batchdrop watch` goes on")
+            )
             ok = False
             continue
         assert job is not None
         ok = ok and job.status == JobStatus.COMPLETED and job.failed == 0
         where = f"{output}/{output_prefix(job.name)}/"
-        console.print(f"{name}: {status_text(job.status)}, {job.succeeded} succeeded, "
-                      f"{job.failed} failed; outputs in {where}")  # fmt: skip
+        counts = f", {job.succeeded} succeeded, {job.failed} failed; outputs in {where}"
+        console.print(Text.assemble(f"{name}: ", status_text(job.status), counts))
         if job.last_error:
-            console.print(f"  [red]{job.last_error}[/]")
+            console.print(Text(f"  {job.last_error}", style="red"))
     return 0 if ok else 1
 
 

@@ -9,8 +9,9 @@ from shared.jobs.lease import run_leased
 from shared.jobs.model import Job, JobStatus
 from shared.lifecycle.advance import superseded
 from shared.lifecycle.cleanup import cleanup
-from shared.lifecycle.give_up import give_up, supersede
+from shared.lifecycle.give_up import give_up, lost, supersede
 from shared.lifecycle.pause import config_problem, pause
+from shared.misconfig import WorkLost
 from shared.results.collect import collect
 from shared.results.complete import finish_round
 
@@ -46,6 +47,8 @@ def _finish(deps: Deps, job: Job) -> Job:
     job, and the message is done with: the poller hands the job over again once it resumes."""
     try:
         return _merge(deps, job)
+    except WorkLost as gone:
+        return lost(deps, job, gone.reason)  # nothing to wait for: it fails at once
     except Exception as exc:
         problem = config_problem(exc, deps.settings)
         if problem is None:

@@ -53,10 +53,24 @@ OUTPUT_KEYS = ("completion_tokens", "output_tokens")
 
 def price_table(overrides: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, Price]:
     """The example prices with the BATCH_PRICES entries (Settings.prices) put over them."""
-    table = dict(EXAMPLE_PRICES)
-    for model, entry in (overrides or {}).items():
-        table[model.lower()] = Price(**{k: float(v) for k, v in entry.items()})
-    return table
+    return {**EXAMPLE_PRICES, **_own(overrides)}
+
+
+def _own(overrides: Mapping[str, Mapping[str, float]] | None) -> dict[str, Price]:
+    return {
+        model.lower(): Price(**{k: float(v) for k, v in entry.items()})
+        for model, entry in (overrides or {}).items()
+    }
+
+
+def price_source(
+    model: str | None, overrides: Mapping[str, Mapping[str, float]] | None
+) -> str | None:
+    """Which table prices a model: "BATCH_PRICES", "examples", or None (no price). An entry of
+    BATCH_PRICES replaces the example of the same name, so it wins wherever both match."""
+    if price_of(model, price_table(overrides)) is None:
+        return None
+    return "BATCH_PRICES" if price_of(model, _own(overrides)) is not None else "examples"
 
 
 def price_of(model: str | None, prices: Mapping[str, Price]) -> Price | None:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from shared.deps import Deps
 
 DEFAULT_LIMIT = 50
+MAX_DIGITS = 6  # a limit longer than this is out of range anyway
 OPEN = frozenset(set(JobStatus) - TERMINAL)  # `status=open`: not finished yet
 VIA_API = "Asked through the HTTP API."
 
@@ -29,8 +30,9 @@ class BadRequest(ValueError):
 
 
 def statuses_for(status: str | None) -> frozenset[JobStatus] | None:
-    """`open`, one state, or nothing (every job)."""
-    if not status:
+    """`open`, one state, or nothing (every job). Given but empty (`status=`) is no state: a
+    client that meant a filter must not get every job instead."""
+    if status is None:
         return None
     if status == "open":
         return OPEN
@@ -44,9 +46,12 @@ def statuses_for(status: str | None) -> frozenset[JobStatus] | None:
 def list_jobs(deps: Deps, params: Mapping[str, str]) -> dict[str, Any]:
     """GET /api/jobs?status=&prefix=&limit=&next=: one page of jobs, newest first."""
     statuses = statuses_for(params.get("status"))
-    raw = params.get("limit") or str(DEFAULT_LIMIT)
+    raw = params.get("limit", str(DEFAULT_LIMIT))
     try:
-        limit = listing.check_limit(int(raw) if raw.isdigit() else 0)
+        # Whole ASCII numbers of a few digits only: int() of "²" or of 5,000 digits raises
+        # its own words, not the limit's.
+        small = raw.isascii() and raw.isdigit() and len(raw) <= MAX_DIGITS
+        limit = listing.check_limit(int(raw) if small else 0)
         prefix = listing.check_prefix(params.get("prefix") or "") or None
         after = params.get("next") or None
         if after is not None:

@@ -25,6 +25,16 @@ MAX_DETAIL = 300  # the service's words, kept short: they go into the job row an
 DENIED = frozenset({"AuthorizationFailure", "AuthorizationPermissionMismatch"})
 
 
+class WorkLost(Exception):
+    """A job's work files are gone from the container it wrote them to (emptied, or deleted
+    and created again): no setting brings them back, so the job fails at once with `reason`
+    rather than count unexpected failures (shared/storage/work.py)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class Misconfigured(Exception):
     """A setting is wrong: `setting` names it, `detail` is what the service said, `fix` what
     to do."""
@@ -92,9 +102,7 @@ def storage_problem(exc: BaseException, settings: Settings) -> Misconfigured | N
     if code == "ContainerNotFound":
         setting, name = _container(exc, settings)
         return Misconfigured(
-            setting,
-            f"the container {name!r} does not exist",
-            f"set {setting} to an existing container, or create {name!r} (azd provision does)",
+            setting, f"the container {name!r} does not exist", _create(setting, name)
         )
     if code == "QueueNotFound":
         name = settings.completion_queue
@@ -111,6 +119,14 @@ def storage_problem(exc: BaseException, settings: Settings) -> Misconfigured | N
             "AzureWebJobsStorage", f"access denied ({code})", storage_fix(settings, kind)
         )
     return None
+
+
+def _create(setting: str, name: str) -> str:
+    fix = f"set {setting} to an existing container, or create {name!r} (azd provision does)"
+    if setting == "BATCH_WORK_CONTAINER":
+        # Running jobs' work files are in the container they started with, not a new one.
+        fix += "; jobs that were running wait until it names the container with their files"
+    return fix
 
 
 def storage_token_problem(exc: BaseException, settings: Settings) -> Misconfigured:

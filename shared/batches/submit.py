@@ -9,6 +9,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from azure.core.exceptions import ResourceNotFoundError
+
+from shared.batches.access import made_elsewhere
 from shared.batches.quota import quota_wait
 from shared.batches.service import FileLimitReached, QuotaExceeded, Refused
 from shared.crash import crashpoint
@@ -17,6 +20,7 @@ from shared.jobs.model import Job
 from shared.jobs.part import Part
 from shared.storage import blobs
 from shared.storage.names import part_file, upload_name, work_prefix
+from shared.storage.work import check_work_files
 
 if TYPE_CHECKING:
     from shared.deps import Deps
@@ -29,6 +33,7 @@ FILE_POLL_SECONDS = 0.5
 MAX_UNUSABLE_UPLOADS = 2
 # File states before `processed` (the service may report any of them while it reads a file).
 STILL_PROCESSING = frozenset({"uploaded", "pending", "running"})
+MAX_ENDPOINT = 1000  # characters of the endpoint kept on a part (a URL; table strings hold 32K)
 
 
 def submit_part(deps: Deps, job: Job, part: Part) -> Job:
@@ -39,6 +44,12 @@ def submit_part(deps: Deps, job: Job, part: Part) -> Job:
     try:
         return _submit(deps, job, part)
     except Refused as refused:
+        # A 404 for a file made at another endpoint: the setting changed, nothing was refused.
+        moved = (
+            made_elsewhere(part, deps.settings) if refused.error.get("status_code") == 404 else None
+        )
+        if moved is not None:
+            raise moved from refused
         log.error("job %s part %d: the service refused it: %s", job.job_id, part.index, refused)
         current = reread(deps.store, job)
         failed = replace(
@@ -57,7 +68,7 @@ def _submit(deps: Deps, job: Job, part: Part) -> Job:
         part = job.parts[part.index]
         if part.file_id is None:
             return job  # waiting for room at the service
-    status = _wait_for_file(deps, part.file_id or "")
+    status = _wait_for_file(deps, part)
     if status == "processed":
         return _create(deps, job, part)
     if status in STILL_PROCESSING and not _file_overdue(deps, part):
@@ -110,11 +121,16 @@ def _upload(deps: Deps, job: Job, part: Part) -> Job:
     uploaded = deps.service.find_file(part.uploading) if part.uploading else None
     if uploaded is None:
         filename = upload_name(job.job_id, part.index, part.upload_tries + 1)
-        part = replace(part, uploading=filename, upload_tries=part.upload_tries + 1)
+        part = replace(
+            part,
+            uploading=filename,
+            upload_tries=part.upload_tries + 1,
+            endpoint=deps.settings.openai_endpoint[:MAX_ENDPOINT],
+        )
         job = deps.store.save(job.with_part(part))
         with tempfile.TemporaryDirectory(prefix="batchdrop-") as tmp:
             path = Path(tmp) / part_file(part.index)
-            blobs.download_to(deps.work, work_prefix(job.job_id) + path.name, path)
+            _part_file(deps, job, path)
             covered(deps.store, job, deps.settings.openai_timeout_seconds)
             try:
                 uploaded = deps.service.upload(filename, path)
@@ -130,11 +146,26 @@ def _upload(deps: Deps, job: Job, part: Part) -> Job:
     return deps.store.save(job.with_part(part))
 
 
-def _wait_for_file(deps: Deps, file_id: str) -> str | None:
-    """Wait briefly for the service to process the upload; the poller waits longer."""
+def _part_file(deps: Deps, job: Job, path: Path) -> None:
+    """The part's upload file from the work container; when it is not there, why not (a
+    changed or emptied work container: shared/storage/work.py)."""
+    try:
+        blobs.download_to(deps.work, work_prefix(job.job_id) + path.name, path)
+    except ResourceNotFoundError:
+        check_work_files(deps.work, job.job_id, job.work_container)
+        raise  # the index is there but not this file: unexpected, counted as such
+
+
+def _wait_for_file(deps: Deps, part: Part) -> str | None:
+    """Wait briefly for the service to process the upload; the poller waits longer. A file
+    another endpoint than the one it was uploaded to does not know is a wrong setting: never
+    uploaded again there (that would run the requests twice)."""
     deadline = time.monotonic() + deps.settings.file_wait_seconds
     while True:
-        remote = deps.service.get_file(file_id)
+        remote = deps.service.get_file(part.file_id or "")
+        problem = made_elsewhere(part, deps.settings) if remote is None else None
+        if problem is not None:
+            raise problem
         status = remote.status if remote else None
         if status not in STILL_PROCESSING or time.monotonic() >= deadline:
             return status

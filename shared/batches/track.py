@@ -7,6 +7,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from shared.batches.access import made_elsewhere
 from shared.batches.quota import quota_wait
 from shared.batches.service import RemoteBatch
 from shared.jobs.model import ALERT, Conflict, Job, utcnow
@@ -30,7 +31,7 @@ def refresh_part(deps: Deps, part: Part) -> Part:
     now = time.time()
     if _recent(deps, part, now):
         return part
-    seen = observed(part, deps.service.get_batch(part.batch_id or ""))
+    seen = observed(part, remote_batch(deps, part))
     seen = replace(seen, checked_at=int(now))
     if seen.remote_status == "failed" and _quota_refused(seen):
         log.warning("batch %s refused for token quota after validation; waiting", part.batch_id)
@@ -58,7 +59,7 @@ def save_progress(deps: Deps, job: Job) -> Job | None:
     for part in job.parts:
         if part.phase(now) != PartPhase.LIVE or _recent(deps, part, now):
             continue
-        seen = observed(part, deps.service.get_batch(part.batch_id or ""))
+        seen = observed(part, remote_batch(deps, part))
         if seen.done:
             return None
         updated = updated.with_part(replace(seen, checked_at=int(now)))
@@ -90,6 +91,16 @@ def _recent(deps: Deps, part: Part, now: float) -> bool:
 
 def _quota_refused(part: Part) -> bool:
     return any(e.get("code") == "token_limit_exceeded" for e in part.errors)
+
+
+def remote_batch(deps: Deps, part: Part) -> RemoteBatch | None:
+    """The part's batch at the service; None when it is gone. A 404 from another endpoint
+    than the one that made it is a wrong AZURE_OPENAI_ENDPOINT: raised, the job waits."""
+    remote = deps.service.get_batch(part.batch_id or "")
+    problem = made_elsewhere(part, deps.settings) if remote is None else None
+    if problem is not None:
+        raise problem
+    return remote
 
 
 def observed(part: Part, remote: RemoteBatch | None) -> Part:

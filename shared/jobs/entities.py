@@ -70,6 +70,7 @@ def job_entity(job: Job) -> dict[str, Any]:
         "CostSaving": job.saving,
         "FirstPart": job.first_part,
         "ReopenedAt": job.reopened_at or EPOCH,
+        "WorkContainer": job.work_container,  # a container name: at most 63 characters
         "StatusSeq": job.status_seq,
         "ListedSeq": job.listed_seq,
     }
@@ -161,6 +162,7 @@ def job_from_rows(rows: list[Any]) -> Job | None:
         saving=row.get("CostSaving"),
         first_part=min(int(row.get("FirstPart", 0)), count),
         reopened_at=_time(row.get("ReopenedAt")),
+        work_container=str(row.get("WorkContainer", "")),
         status_seq=int(row.get("StatusSeq", 0)),
         listed_seq=int(row.get("ListedSeq", -1)),
         row_etag=row.metadata.get("etag"),

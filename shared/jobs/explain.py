@@ -30,6 +30,8 @@ ADVICE = {
         REFUSED_CONTENT,
     ),
 }  # fmt: skip
+# Codes about what a request says: their messages may quote it.
+CONTENT_CODES = frozenset(code for code, text in ADVICE.items() if text == REFUSED_CONTENT)
 DEFAULT_ADVICE = f"summary.json `errors` lists every reason; fix the cause, {UPLOAD_AGAIN}"
 WHILE_WAITING = {
     "token_limit_exceeded": "raise the deployment's enqueued-token quota (Azure AI Foundry, "
@@ -54,6 +56,11 @@ def final_reason(job: Job, status: JobStatus) -> str:
             "(BATCH_MAX_ATTEMPTS) because their batches expired (Azure runs a batch within "
             "24 h). errors.jsonl lists them; upload those again, or split the file."
         )
+    if status == JobStatus.COMPLETED and job.stop is not None:
+        return (
+            f"completed: the cancel ({job.stop.detail.rstrip('. ')}) came after every batch had "
+            "ended, with every request answered; nothing was stopped, and the results are whole."
+        )
     if status == JobStatus.CANCELLED:
         detail = job.stop.detail if job.stop else "a batch was cancelled at the service"
         return f"cancelled: {detail}. The answers that had arrived are kept."
@@ -68,9 +75,21 @@ def failure_reason(job: Job) -> str:
     part = refused[0]
     error = part.errors[0] if part.errors else {}
     code = str(error.get("code") or "batch_failed")
-    message = str(error.get("message") or "The service refused the batch")[:MAX_MESSAGE]
     others = f" ({len(refused) - 1} more batch(es) failed too)" if len(refused) > 1 else ""
-    return f"{_name(part)} failed{others}: {code}: {message.rstrip('. ')}. To fix: {advice(code)}."
+    return f"{_name(part)} failed{others}: {_said(code, error)}. To fix: {advice(code)}."
+
+
+def _said(code: str, error: dict[str, object]) -> str:
+    """The service's code and message; for an error about the file's content (one of its
+    lines, or a content code) the code and line only: such a message may quote the request,
+    and LastError never carries input text (summary.json `errors` has the message)."""
+    line = error.get("line")
+    if isinstance(line, int) and not isinstance(line, bool):
+        return f"{code} at line {line} of the batch file (summary.json `errors` says more)"
+    if code in CONTENT_CODES:
+        return f"{code} (summary.json `errors` says which line and why)"
+    message = str(error.get("message") or "The service refused the batch")[:MAX_MESSAGE]
+    return f"{code}: {message.rstrip('. ')}"
 
 
 def waiting_reason(job: Job, now: float) -> str:

@@ -159,6 +159,10 @@ class Job:
     # batches are in summary.json), never sent, merged or counted in the outcome again.
     first_part: int = 0
     reopened_at: datetime | None = None  # when a person's retry last reopened it
+    # The work container (BATCH_WORK_CONTAINER) its work files were written to: missing there
+    # later, they were emptied away ("" for jobs recorded before this was); missing from
+    # another container, the setting names the wrong one (shared/storage/work.py).
+    work_container: str = ""
     # Counts status changes, so the listing index never goes back to an older status
     # (jobs/listing.py); listed_seq: the change the listing index is known to hold.
     status_seq: int = field(default=0, compare=False)
@@ -243,6 +247,14 @@ class Job:
         return replace(self, updated_at=utcnow(), **changes)
 
 
+def cancel_too_late(job: Job, all_answered: bool) -> bool:
+    """A person's cancel reached no batch: every batch of the run had completed by itself and
+    every request has its answer, so there was nothing left to cancel."""
+    if job.stop is None or job.stop.reason != StopReason.CANCEL or not all_answered:
+        return False
+    return all(p.remote_status == "completed" for p in job.current_parts)
+
+
 def derived_status(parts: tuple[Part, ...], now: float) -> JobStatus:
     """The job's visible state while its batches run, from its parts' phases."""
     phases = {p.phase(now) for p in parts}
@@ -255,12 +267,16 @@ def derived_status(parts: tuple[Part, ...], now: float) -> JobStatus:
     return JobStatus.IN_PROGRESS
 
 
-def outcome(job: Job, expired_left: bool = False) -> JobStatus:
+def outcome(job: Job, expired_left: bool = False, all_answered: bool = False) -> JobStatus:
     """The job's final status: a person's cancel cancels it, a refused batch fails it, and
-    requests still lost to an expired batch after every retry make it expired."""
+    requests still lost to an expired batch after every retry make it expired. A cancel that
+    came after every batch of the run had ended, with every request answered, stopped nothing:
+    the job is `completed`, as its batches were (explain.py says the cancel came too late)."""
+    statuses = {p.remote_status for p in job.current_parts}  # earlier runs' batches are history
+    if cancel_too_late(job, all_answered):
+        return JobStatus.COMPLETED
     if job.stop is not None and job.stop.reason == StopReason.CANCEL:
         return JobStatus.CANCELLED
-    statuses = {p.remote_status for p in job.current_parts}  # earlier runs' batches are history
     if "failed" in statuses:
         return JobStatus.FAILED
     if "cancelled" in statuses:

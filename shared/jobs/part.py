@@ -57,6 +57,10 @@ class Part:
     uploading: str | None = None  # file name of an upload in flight
     creating: bool = False  # a batches.create in flight
     cancel_sent: bool = False  # the service was asked to cancel this part's batch
+    # The AZURE_OPENAI_ENDPOINT its file was uploaded to (and its batch created at), recorded
+    # with the upload's intent: a 404 for it from another endpoint is a wrong setting, never
+    # a batch that is gone (shared/batches/access.py `made_elsewhere`).
+    endpoint: str | None = None
 
     @property
     def done(self) -> bool:

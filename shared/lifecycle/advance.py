@@ -13,12 +13,12 @@ from shared.deps import Deps
 from shared.jobs.lease import run_leased
 from shared.jobs.model import Job, JobStatus, StopReason
 from shared.lifecycle.cleanup import cleanup, close_anyway
-from shared.lifecycle.give_up import give_up, supersede
+from shared.lifecycle.give_up import give_up, lost, supersede
 from shared.lifecycle.handover import hand_to_completion, is_stale, requeue_if_stale
 from shared.lifecycle.pause import config_problem, end_wait, overdue, pause
 from shared.lifecycle.prepare import prepare
 from shared.lifecycle.reopen import reopen
-from shared.misconfig import Misconfigured
+from shared.misconfig import Misconfigured, WorkLost
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,8 @@ def _run(deps: Deps, job: Job, step: Step) -> Job:
     try:
         # A resumed step chains from the state it resumes (resume runs `_steps` itself).
         return resume(deps, job) if step is resume else _steps(deps, job, step)
+    except WorkLost as gone:
+        return lost(deps, job, gone.reason)  # nothing to wait for: it fails at once
     except Exception as exc:
         problem = config_problem(exc, deps.settings)
         if problem is None:

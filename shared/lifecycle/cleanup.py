@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from shared.batches.access import check_same_resource
 from shared.batches.files import delete_part_files
 from shared.batches.parallel import in_parallel
 from shared.jobs.model import ALERT, FINAL, Job
@@ -13,6 +14,7 @@ from shared.storage.names import JOB_META, work_prefix
 
 if TYPE_CHECKING:
     from shared.deps import Deps
+    from shared.jobs.part import Part
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +25,7 @@ def cleanup(deps: Deps, job: Job) -> Job:
     columns, schema, delimiter; no request text, a few hundred bytes), which a person's retry
     needs to write results.csv as before (lifecycle/reopen.py); everything else goes. Several
     deletes run at once: a job of a thousand batches has thousands of files."""
-    in_parallel(lambda part: delete_part_files(deps.service, part), job.parts)
+    in_parallel(lambda part: _delete_at_service(deps, part), job.parts)
     prefix = work_prefix(job.job_id)
     keep = {prefix + JOB_META} if job.status in FINAL and job.failed > 0 else set()
     names = [n for n in blobs.names_under(deps.work, prefix) if n not in keep]
@@ -45,3 +47,9 @@ def close_anyway(deps: Deps, job: Job) -> Job:
         work_prefix(job.job_id),
     )
     return deps.store.save(job.changed(cleaned=True), release=True)
+
+
+def _delete_at_service(deps: Deps, part: Part) -> None:
+    # Never "already gone" at another resource than the one that holds the files.
+    check_same_resource(deps.service, part, deps.settings)
+    delete_part_files(deps.service, part)

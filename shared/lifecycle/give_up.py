@@ -10,6 +10,7 @@ import orjson
 from azure.core.exceptions import ResourceNotFoundError
 
 from shared.batches.stop import stop_parts
+from shared.jobs.lease import reread
 from shared.jobs.model import ALERT, ALLOWED, Job, JobStatus
 from shared.results.publish import publish_failure
 from shared.storage.names import SUMMARY, output_prefix
@@ -30,6 +31,16 @@ def give_up(deps: Deps, job: Job) -> Job:
         f"{job.last_error or 'no error recorded'} The input is kept; fix the cause (see the "
         "logs for this job id) and upload the file again."
     )
+    return _fail(deps, job, reason)
+
+
+def lost(deps: Deps, job: Job, reason: str) -> Job:
+    """FAILED at once: the job's work files are gone (shared/storage/work.py); trying the step
+    again cannot bring them back, so it is not counted to BATCH_MAX_STEP_FAILURES."""
+    return _fail(deps, reread(deps.store, job), reason)
+
+
+def _fail(deps: Deps, job: Job, reason: str) -> Job:
     job = _stop_quietly(deps, job)
     if job.first_part:  # a person's retry: the results it started from stay as they are
         reason += " The outputs are still those of the run before the retry."

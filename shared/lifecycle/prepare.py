@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
     from shared.deps import Deps
 
 log = logging.getLogger(__name__)
+
+MAX_CODES = 5  # kinds of problem named in LastError
+MAX_LINES = 5  # line numbers named per kind
 
 
 def job_meta(intake: Intake, used: Used | None = None) -> JobMeta:
@@ -74,7 +78,11 @@ def prepare(deps: Deps, job: Job) -> Job:
     warnings = [*intake.warnings, *([earlier.sent_again()] if earlier else [])]
     return deps.store.save(
         job.moved_to(
-            JobStatus.SUBMITTING, parts=parts, total=intake.total, warnings=tuple(warnings)
+            JobStatus.SUBMITTING,
+            parts=parts,
+            total=intake.total,
+            warnings=tuple(warnings),
+            work_container=deps.settings.work_container,
         )
     )
 
@@ -143,6 +151,32 @@ def _gone(deps: Deps, job: Job) -> Job:
     return deps.store.save(job.moved_to(JobStatus.FAILED, last_error=reason, cleaned=True))
 
 
+def rejection_reason(count: int, problems: Sequence[Problem]) -> str:
+    """LastError of a rejected file: counts, codes and line numbers only. A problem's message
+    may quote the file's cells (the job row, the API and the events never carry input text);
+    errors.jsonl has every message."""
+    lines: dict[str, list[int]] = {}
+    for problem in problems:
+        found = lines.setdefault(problem.code, [])
+        if problem.line is not None:
+            found.append(problem.line)
+    said = [_code_at(code, at) for code, at in list(lines.items())[:MAX_CODES]]
+    more = f" and {len(lines) - MAX_CODES} more kind(s)" if len(lines) > MAX_CODES else ""
+    return (
+        f"rejected: {count} problem(s), nothing was submitted: {'; '.join(said)}{more}. "
+        "errors.jsonl in the output folder says what each is and how to fix it; then upload "
+        "the file again."
+    )
+
+
+def _code_at(code: str, lines: list[int]) -> str:
+    if not lines:
+        return code
+    shown = ", ".join(str(n) for n in lines[:MAX_LINES])
+    more = f" and {len(lines) - MAX_LINES} more" if len(lines) > MAX_LINES else ""
+    return f"{code} (line{'s' if len(lines) > 1 else ''} {shown}{more})"
+
+
 def _reject(deps: Deps, job: Job, intake: Intake, used: Used | None) -> Job:
     log.info("job %s rejected: %d problem(s)", job.job_id, intake.problem_count)
     problems = [p.to_dict() for p in intake.problems]
@@ -150,14 +184,13 @@ def _reject(deps: Deps, job: Job, intake: Intake, used: Used | None) -> Job:
     rejection = Rejection(problems, intake.problem_count, intake.total, intake.warnings, record)
     if not publish_rejection(deps, job, rejection):
         return deps.store.save(job.moved_to(JobStatus.SUPERSEDED, last_error=NEWER_OWNS))
-    first = intake.problems[0].message if intake.problems else ""
     return deps.store.save(
         job.moved_to(
             JobStatus.REJECTED,
             total=intake.total,
             cleaned=True,
             warnings=tuple(intake.warnings),
-            last_error=f"{intake.problem_count} problem(s); first: {first}",
+            last_error=rejection_reason(intake.problem_count, intake.problems),
         )
     )
 

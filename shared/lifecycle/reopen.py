@@ -26,9 +26,18 @@ from shared.jobs.entities import RETRY_ROW, STOP_ROW
 from shared.jobs.model import FINAL, Job, JobStatus, StopReason, utcnow
 from shared.jobs.part import Part
 from shared.jobs.store import JobStore
+from shared.results import billed
 from shared.results.retry import RoundWriter, read_lines
+from shared.results.tally import Tally
 from shared.storage import blobs
-from shared.storage.names import JOB_META, RESULTS, WORK_INDEX, output_prefix, work_prefix
+from shared.storage.names import (
+    JOB_META,
+    RESULTS,
+    SUMMARY,
+    WORK_INDEX,
+    output_prefix,
+    work_prefix,
+)
 from shared.storage.outputs import folder_state
 
 if TYPE_CHECKING:
@@ -132,6 +141,7 @@ def reopen(deps: Deps, job: Job) -> Job:
         parts=job.parts + parts,
         first_part=len(job.parts),
         reopened_at=utcnow(),
+        work_container=deps.settings.work_container,  # where the new index was written
         cleaned=False,
         retry=None,
         stop=None,  # an applied cancel: this run is a new one
@@ -145,21 +155,36 @@ def reopen(deps: Deps, job: Job) -> Job:
 def _rebuild(deps: Deps, job: Job, folder: Path) -> tuple[tuple[Part, ...], int]:
     """The work index of the new run from results.jsonl, in input order: each succeeded
     result kept, each failed request placed in a part of the new round. Stored only when
-    something is sent."""
+    something is sent, with the usage billed so far (results/billed.py)."""
     previous = folder / PREVIOUS
     blobs.download_to(deps.output, f"{output_prefix(job.name)}/{RESULTS}", previous)
     writer = RoundWriter(deps, job, folder)
-    index, sent = folder / WORK_INDEX, 0
+    index, sent, every, kept = folder / WORK_INDEX, 0, Tally(), Tally()
     with index.open("wb") as out:
         for raw in read_lines(previous):
             row = orjson.loads(raw)
             out.write(orjson.dumps(_record(row, writer)) + b"\n")
             sent += row["status"] != "succeeded"
+            every.add(row)
+            if row["status"] == "succeeded":
+                kept.add(row)
     if sent:
         parts = writer.finish()
+        before = billed.earlier(_summary(deps, job), every)
+        billed.store_carry(deps, job, billed.Carry(before, kept.by_deployment))
         blobs.upload_file(deps.work, work_prefix(job.job_id) + WORK_INDEX, index)
         return parts, sent
     return (), 0
+
+
+def _summary(deps: Deps, job: Job) -> Any:
+    """The summary.json the retry starts from (None if it cannot be read)."""
+    try:
+        return orjson.loads(
+            deps.output.download_blob(f"{output_prefix(job.name)}/{SUMMARY}").readall()
+        )
+    except (ResourceNotFoundError, orjson.JSONDecodeError):
+        return None
 
 
 def _record(row: dict[str, Any], writer: RoundWriter) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from shared.crash import crashpoint
 from shared.jobs.explain import final_reason
 from shared.jobs.model import Job, JobStatus, outcome
-from shared.results import accounting
+from shared.results import accounting, billed
 from shared.results.merge import MergeFiles
 from shared.results.outcomes import Outcomes
 from shared.results.settings_check import newer_settings
@@ -164,16 +164,19 @@ def publish_skip(deps: Deps, job: Job, skip: Skip) -> bool:
 
 def publish_outcome(deps: Deps, job: Job, run: MergeFiles, outcomes: Outcomes) -> Job:
     """Write the outputs of a finished merge and move the job to its final state."""
-    status = outcome(job, run.expired_left)
     tally = run.tally
+    status = outcome(job, run.expired_left, all_answered=tally.failed == 0)
     counts = {"total": tally.total, "succeeded": tally.succeeded, "failed": tally.failed}
     part_errors = run.part_errors(job.parts)
-    cost = accounting.cost_summary(tally, deps.settings.prices)
+    # Usage and cost count every answer billed, in this run and the runs before a retry.
+    billing = billed.account(tally, billed.read_carry(deps, job))
+    spent = billing.tally(billing.billed)
+    cost = accounting.cost_summary(spent, deps.settings.prices)
     doc = summary(
         job,
         status.value,
         counts,
-        usage=tally.usage,
+        usage=spent.usage,
         cost=cost,
         completed_at=_ended(job),
         errors=_errors(job, outcomes, part_errors),
@@ -203,7 +206,8 @@ def publish_outcome(deps: Deps, job: Job, run: MergeFiles, outcomes: Outcomes) -
     )
     final = replace(final, last_error=final_reason(final, status))
     saved = deps.store.save(final)
-    accounting.report(tally, cost)  # once the final state is written: a rerun finds it done
+    # Once the final state is written (a rerun finds it done): this run's share alone.
+    accounting.report(billing, deps.settings.prices)
     return saved
 
 

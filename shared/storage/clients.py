@@ -38,20 +38,28 @@ def storage_credential(storage: StorageSettings) -> Any:
 CHUNK = 4 << 20
 
 
-def blob_service(storage: StorageSettings) -> BlobServiceClient:
+def blob_service(storage: StorageSettings, **options: Any) -> BlobServiceClient:
+    """`options`: the SDK's client options (the CLI's short timeouts and retries)."""
     if storage.connection_string:
         return BlobServiceClient.from_connection_string(
-            storage.connection_string, max_single_get_size=CHUNK, max_chunk_get_size=CHUNK
+            storage.connection_string,
+            max_single_get_size=CHUNK,
+            max_chunk_get_size=CHUNK,
+            **options,
         )
     return BlobServiceClient(
         storage.service_uris["blob"],
         credential=_credential(storage.client_id),
         max_single_get_size=CHUNK,
         max_chunk_get_size=CHUNK,
+        **options,
     )
 
 
-def _transport() -> RequestsTransport:
+TIMEOUTS = ("connection_timeout", "read_timeout")  # the transport's, not the client's
+
+
+def _transport(**timeouts: float) -> RequestsTransport:
     """One shared session for the job table, which a poll tick calls from many threads: a pool
     as large as the tick's concurrency, and no proxy lookup per request unless one is set."""
     session = requests.Session()
@@ -62,19 +70,22 @@ def _transport() -> RequestsTransport:
     )
     session.mount("https://", adapter)
     session.mount("http://", adapter)
-    return RequestsTransport(session=session, session_owner=False)
+    return RequestsTransport(session=session, session_owner=False, **timeouts)
 
 
-def table_client(storage: StorageSettings, table: str) -> TableClient:
+def table_client(storage: StorageSettings, table: str, **options: Any) -> TableClient:
+    """`options`: the SDK's client options, timeouts included (the CLI's short ones)."""
+    timeouts = {k: options.pop(k) for k in TIMEOUTS if k in options}
     if storage.connection_string:
         service = TableServiceClient.from_connection_string(
-            storage.connection_string, transport=_transport()
+            storage.connection_string, transport=_transport(**timeouts), **options
         )
     else:
         service = TableServiceClient(
             storage.service_uris["table"],
             credential=_credential(storage.client_id),
-            transport=_transport(),
+            transport=_transport(**timeouts),
+            **options,
         )
     return service.get_table_client(table)
 

@@ -26,6 +26,8 @@ COLLECTED_FILE = "{kind}-{index:04d}.jsonl"  # kind: out | err
 
 # ... and, once completion looked, whether newer job settings arrived (so a rerun says the same).
 SETTINGS_CHECK = "settings-check.json"
+# ... and, after a person's retry, the usage billed before it (results/billed.py).
+BILLED = "billed.json"
 
 # In the work container: where the input sweep got to (it never collides with a job id).
 SWEEP_STATE = "_sweep/state.json"

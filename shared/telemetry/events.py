@@ -93,7 +93,13 @@ def job_event(job: Job, previous_status: JobStatus | str | None) -> dict[str, An
         "parts": json.dumps([_part(p) for p in parts[:MAX_PARTS]], separators=(",", ":")),
     }
     if status in FINISHED and previous not in FINISHED:
-        event["upload_to_results_seconds"] = event["age_seconds"]
+        # Once per upload: a person's retry ends the job again, but its upload was long ago;
+        # that run's own time is retry_to_results_seconds (not in the histogram or the
+        # workbook's slowest jobs, which would count the job twice).
+        if job.reopened_at is None:
+            event["upload_to_results_seconds"] = event["age_seconds"]
+        else:
+            event["retry_to_results_seconds"] = _seconds(job.reopened_at, job.updated_at)
     if job.estimated_cost is not None:  # USD, once the results are merged
         event["estimated_cost"] = job.estimated_cost
         event["saving"] = job.saving if job.saving is not None else 0.0

@@ -213,5 +213,6 @@ def test_a_job_without_answers_has_no_model_and_no_price():
             "tokens": 0,
             "cost": None,
             "standard_cost": None,
+            "prices": None,
         }
     }
