@@ -64,10 +64,12 @@ def graph(root: Path = ROOT) -> dict[str, set[str]]:
 
 def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     """Every import cycle found by a depth-first search (each reported once per entry)."""
-    found, state, stack = [], dict.fromkeys(edges, 0), []
+    found: list[list[str]] = []
+    state, stack = dict.fromkeys(edges, 0), list[str]()
 
     def visit(node: str) -> None:
-        state[node], _ = 1, stack.append(node)
+        state[node] = 1
+        stack.append(node)
         for nxt in sorted(edges[node]):
             if state[nxt] == 1:
                 found.append(stack[stack.index(nxt) :] + [nxt])
@@ -86,10 +88,11 @@ def longest_chain(edges: dict[str, set[str]]) -> list[str]:
 
     @cache
     def chain(node: str) -> tuple[str, ...]:
-        best = max((chain(n) for n in edges[node]), key=len, default=())
+        best: tuple[str, ...] = max((chain(n) for n in edges[node]), key=len, default=())
         return (node, *best)
 
-    return list(max((chain(n) for n in edges), key=len, default=()))
+    longest: tuple[str, ...] = max((chain(n) for n in edges), key=len, default=())
+    return list(longest)
 
 
 def main() -> int:
