@@ -70,7 +70,13 @@ def made_elsewhere(part: Part, settings: Settings | None) -> Misconfigured | Non
     was made at this endpoint, where a 404 means the object is really gone."""
     if settings is None or not moved(part, settings):
         return None
-    what = f"batch {part.batch_id}" if part.batch_id else f"the file {part.file_id}"
+    what = (
+        f"batch {part.batch_id}"
+        if part.batch_id
+        else f"the file {part.file_id}"
+        if part.file_id
+        else "an upload"
+    )
     return Misconfigured(
         "AZURE_OPENAI_ENDPOINT",
         f"{settings.openai_endpoint} answers 404 for {what} of this job, which was made at "
@@ -92,6 +98,8 @@ def check_same_resource(service: BatchService, part: Part, settings: Settings | 
         known: object = service.get_batch(part.batch_id)
     elif part.file_id:
         known = service.get_file(part.file_id)
+    elif part.uploading:
+        known = None  # an upload whose answer was lost: only its own endpoint can find it
     else:
         return
     problem = made_elsewhere(part, settings) if known is None else None

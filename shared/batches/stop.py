@@ -8,6 +8,7 @@ import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from shared.batches.access import check_same_resource
 from shared.batches.submit import batch_metadata
 from shared.jobs.lease import covered
 from shared.jobs.model import Job
@@ -23,6 +24,10 @@ def stop_parts(deps: Deps, job: Job) -> Job:
     """Every part not yet ended: find what an interrupted call made, cancel or drop it."""
     for part in job.parts:
         if not part.done and not _cancelling(part):
+            # Made at another resource than AZURE_OPENAI_ENDPOINT names now: a look-up there finds
+            # nothing and a cancel there answers 404, and the batch would run on, billed and
+            # untracked. Misconfigured instead: the job waits, naming the setting.
+            check_same_resource(deps.service, part, deps.settings)
             job = _stop(deps, job, _found(deps, job, part))
     return job
 
