@@ -105,16 +105,21 @@ def token_problem(token: str, secret: str | None, now: float) -> str | None:
         return "malformed"
     if header.get("alg") != "HS256":
         return "algorithm"  # "none" and every other algorithm: the emulator trusts one key
-    if secret is None:
-        return "untrusted"
-    if not hmac.compare_digest(signature, _sign(secret, signing_input)):
+    if not secret:
+        return "untrusted"  # an empty secret is no secret: anyone could sign with it
+    # Bytes, not str: compare_digest raises on non-ASCII text, and a caller's bad signature
+    # must be a 401, never a crashed request.
+    if not hmac.compare_digest(signature.encode(), _sign(secret, signing_input).encode()):
         return "signature"
     return _claims_problem(payload, now)
 
 
 def _key_ok(key: str, api_key: str | None) -> bool:
-    # No configured key stands for a resource with key access disabled.
-    return api_key is not None and hmac.compare_digest(key.encode(), api_key.encode())
+    # No configured key stands for a resource with key access disabled; an empty one too
+    # (`--api-key "$KEY"` with KEY unset), since Azure never accepts an empty key.
+    if not api_key or not key:
+        return False
+    return hmac.compare_digest(key.encode(), api_key.encode())
 
 
 def check_caller(
@@ -142,8 +147,8 @@ def check_caller(
 
 def check_admin(headers: Any, admin_token: str | None) -> None:
     """Admin endpoints need `Authorization: Bearer <admin token>`; without one configured
-    they are off."""
-    if admin_token is None:
+    they are off, also with an empty one (`--admin-token "$TOKEN"` with TOKEN unset)."""
+    if not admin_token:
         raise ApiError(
             403,
             "AdminDisabled",
