@@ -12,6 +12,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from shared.batches.stop import stop_parts
 from shared.jobs.lease import reread
 from shared.jobs.model import ALERT, ALLOWED, Job, JobStatus
+from shared.lifecycle.pause import config_problem
 from shared.results.publish import publish_failure
 from shared.storage.names import SUMMARY, output_prefix
 
@@ -45,7 +46,7 @@ def _fail(deps: Deps, job: Job, reason: str) -> Job:
     if job.first_part:  # a person's retry: the results it started from stay as they are
         reason += " The outputs are still those of the run before the retry."
     else:
-        publish_failure(deps, job, reason)
+        reason = _publish_quietly(deps, job, reason)
     log.error("%s job %s: %s", ALERT, job.job_id, reason)
     return deps.store.save(job.moved_to(JobStatus.FAILED, last_error=reason))
 
@@ -67,6 +68,21 @@ def _stop_quietly(deps: Deps, job: Job) -> Job:
     except Exception:  # noqa: BLE001 - best effort: the job ends anyway
         log.exception("job %s: could not cancel its batches while giving up", job.job_id)
         return job
+
+
+def _publish_quietly(deps: Deps, job: Job, reason: str) -> str:
+    """summary.json with the reason; the reason alone when the folder cannot be written (a
+    blob in it leased or locked by someone else): the failure that made the job give up may
+    be that very write, and giving up must end the job (I3). A wrong setting still pauses
+    the job (lifecycle/pause.py), so that fixing it lets the summary be written."""
+    try:
+        publish_failure(deps, job, reason)
+    except Exception as exc:
+        if config_problem(exc, deps.settings) is not None:
+            raise
+        log.exception("job %s: could not write summary.json while giving up", job.job_id)
+        return f"{reason} Its summary.json could not be written either (see the logs)."
+    return reason
 
 
 def published_outcome(deps: Deps, job: Job) -> Job | None:

@@ -39,7 +39,7 @@ def owned_folder(
     renewer = threading.Thread(target=_renew, args=(lease, stop), daemon=True)
     renewer.start()
     try:
-        owner = orjson.loads(marker.download_blob(lease=lease).readall() or b"{}")
+        owner = _owner(marker.download_blob(lease=lease).readall())
         newer = str(owner.get("version", "")) > version and owner.get("job_id") != job_id
         if not newer:
             data = orjson.dumps({"job_id": job_id, "version": version})
@@ -49,6 +49,16 @@ def owned_folder(
         stop.set()
         renewer.join(timeout=5)
         lease.release()
+
+
+def _owner(data: bytes) -> dict[str, object]:
+    """The marker's content; one that is not our JSON object (a sync tool's placeholder, a bad
+    restore) names no owner, so it is written over instead of failing every publish."""
+    try:
+        owner = orjson.loads(data or b"{}")
+    except orjson.JSONDecodeError:
+        return {}
+    return owner if isinstance(owner, dict) else {}
 
 
 def _renew(lease: BlobLeaseClient, stop: threading.Event) -> None:
