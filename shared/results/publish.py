@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from shared.crash import crashpoint
 from shared.jobs.explain import final_reason
@@ -74,6 +74,17 @@ def version_of(job: Job) -> str:
     return f"{written}|{job.created_at.isoformat()}"
 
 
+def is_current(deps: Deps, job: Job) -> bool:
+    """Whether the job's input is still the blob's current version: the newest upload, known
+    from the blob itself rather than from clocks (I9)."""
+    blob = deps.blobs.get_blob_client(job.container, job.name)
+    try:
+        etag = blob.get_blob_properties().etag
+    except HttpResponseError:  # deleted, or unreadable: the versions' order decides alone
+        return False
+    return str(etag).strip('"') == job.etag.strip('"')
+
+
 def publish(
     deps: Deps,
     job: Job,
@@ -86,7 +97,8 @@ def publish(
     output files this job does not produce are removed, so the folder holds one job's files.
     False, writing nothing, when a newer version of the input owns the folder."""
     prefix = output_prefix(job.name)
-    with owned_folder(deps.output, prefix, version_of(job), job.job_id) as owned:
+    current = is_current(deps, job)
+    with owned_folder(deps.output, prefix, version_of(job), job.job_id, current) as owned:
         if not owned:
             log.info(
                 "job %s: a newer version of the input owns %s; nothing written", job.job_id, prefix

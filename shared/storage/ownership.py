@@ -22,10 +22,12 @@ class FolderBusy(Exception):
 
 @contextmanager
 def owned_folder(
-    container: ContainerClient, folder: str, version: str, job_id: str
+    container: ContainerClient, folder: str, version: str, job_id: str, current: bool = False
 ) -> Iterator[bool]:
     """Hold the folder while publishing. Yields False, writing nothing, when a newer version
-    owns it (`version` strings compare in time order); True once the marker names this job."""
+    owns it (`version` strings compare in time order, see `_newer`); True once the marker
+    names this job. `current`: the job's input is the blob's current version, the newest
+    upload, which owns the folder whatever the marker says."""
     marker = container.get_blob_client(f"{folder}/{MARKER}")
     try:
         marker.upload_blob(b"{}", overwrite=False)
@@ -40,7 +42,7 @@ def owned_folder(
     renewer.start()
     try:
         owner = _owner(marker.download_blob(lease=lease).readall())
-        newer = str(owner.get("version", "")) > version and owner.get("job_id") != job_id
+        newer = not current and owner.get("job_id") != job_id and _newer(owner, version)
         if not newer:
             data = orjson.dumps({"job_id": job_id, "version": version})
             marker.upload_blob(data, overwrite=True, lease=lease)
@@ -59,6 +61,19 @@ def _owner(data: bytes) -> dict[str, object]:
     except orjson.JSONDecodeError:
         return {}
     return owner if isinstance(owner, dict) else {}
+
+
+def _newer(owner: dict[str, object], version: str) -> bool:
+    """Whether the marker's version is newer than `version` ("written|recorded"). Blob times
+    have one-second resolution, and the recording times come from the workers' clocks, which
+    may be BATCH_CLOCK_SKEW_SECONDS apart: on a tie of the written second the order is not
+    known, so a version that is no longer current never takes the folder from another."""
+    theirs = str(owner.get("version", ""))
+    if not theirs:
+        return False  # a fresh folder, or a marker that named no one
+    if theirs.split("|")[0] == version.split("|")[0]:
+        return True
+    return theirs > version
 
 
 def _renew(lease: BlobLeaseClient, stop: threading.Event) -> None:
