@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from shared.batches.active import advance_active
+from shared.batches.settle import unsettled
 from shared.batches.track import save_progress
 from shared.deps import Deps
 from shared.jobs.lease import run_leased
@@ -40,7 +41,10 @@ def step_for(job: Job, settings_lease: float, max_failures: int) -> Step | None:
     """The step the job's state calls for; None when there is nothing to do."""
     if job.is_terminal:
         if not job.cleaned:
-            return close_anyway if job.step_failures >= max_failures else cleanup
+            # A batch that may still run (or was never found) keeps its clean-up going: closing
+            # the job would leave it billed and untracked (I10).
+            gave_up = job.step_failures >= max_failures and not unsettled(job)
+            return close_anyway if gave_up else cleanup
         return reopen if job.retry is not None else None  # a person asked to retry it
     if job.step_failures >= max_failures:
         return give_up

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from shared.batches.access import check_same_resource
 from shared.batches.files import delete_part_files
 from shared.batches.parallel import in_parallel
+from shared.batches.settle import settle, unsettled
 from shared.jobs.model import ALERT, FINAL, Job
 from shared.storage import blobs
 from shared.storage.names import JOB_META, work_prefix
@@ -24,7 +25,11 @@ def cleanup(deps: Deps, job: Job) -> Job:
     A finished job with failed requests keeps its job.json (the input's shape: format,
     columns, schema, delimiter; no request text, a few hundred bytes), which a person's retry
     needs to write results.csv as before (lifecycle/reopen.py); everything else goes. Several
-    deletes run at once: a job of a thousand batches has thousands of files."""
+    deletes run at once: a job of a thousand batches has thousands of files. A job that
+    ended while batches of its own still ran waits for them first (batches/settle.py)."""
+    job = settle(deps, job)
+    if unsettled(job):
+        return job  # saved with the lease's release; the next tick looks again
     in_parallel(lambda part: _delete_at_service(deps, part), job.parts)
     prefix = work_prefix(job.job_id)
     keep = {prefix + JOB_META} if job.status in FINAL and job.failed > 0 else set()
