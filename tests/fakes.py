@@ -212,7 +212,7 @@ class FakeService:
         self.batches[batch.id] = batch
         return batch
 
-    def find_batch(self, metadata: dict[str, str]) -> RemoteBatch | None:
+    def find_batch(self, metadata: dict[str, str], since: int | None = None) -> RemoteBatch | None:
         self.calls.append(("find_batch", ""))
         wanted = set(metadata.items())
         return next((b for b in self.batches.values() if wanted <= set(b.metadata)), None)

@@ -24,6 +24,7 @@ from shared.batches.service import (
     Refused,
     RemoteBatch,
     RemoteFile,
+    epoch,
     parse_batch,
 )
 from shared.config import Settings
@@ -198,13 +199,17 @@ class OpenAIBatchService:
         return _careful(send, quota, lambda: self.find_batch(metadata), self.access)
 
     @guarded
-    def find_batch(self, metadata: dict[str, str]) -> RemoteBatch | None:
-        wanted = tuple(sorted(metadata.items()))
+    def find_batch(self, metadata: dict[str, str], since: int | None = None) -> RemoteBatch | None:
+        """The newest batch carrying `metadata`, read newest first back to `since` (epoch
+        seconds: however many batches a busy resource made since), else SCAN_LIMIT of them."""
+        wanted = set(metadata.items())
         for index, item in enumerate(self._recent_batches()):
             batch = parse_batch(item)
-            if set(wanted) <= set(batch.metadata):
+            if wanted <= set(batch.metadata):
                 return batch
-            if index >= SCAN_LIMIT:
+            created = epoch(item.get("created_at"))
+            timed = since is not None and created is not None
+            if (created or 0) < (since or 0) if timed else index >= SCAN_LIMIT:
                 break
         return None
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from shared.batches.access import check_same_resource
-from shared.batches.submit import batch_metadata
+from shared.batches.submit import batch_metadata, lookup_since
 from shared.jobs.lease import covered
 from shared.jobs.model import Job
 from shared.jobs.part import Part
@@ -41,7 +41,7 @@ def _cancelling(part: Part) -> bool:
 def _found(deps: Deps, job: Job, part: Part) -> Part:
     """The part with whatever an interrupted upload or create left at the service."""
     if part.creating and not part.batch_id:
-        batch = deps.service.find_batch(batch_metadata(job, part))
+        batch = deps.service.find_batch(batch_metadata(job, part), lookup_since(deps, part))
         if batch is not None:
             log.info("job %s part %d: found batch %s", job.job_id, part.index, batch.id)
             part = replace(part, batch_id=batch.id)

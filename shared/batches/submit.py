@@ -78,7 +78,7 @@ def _submit(deps: Deps, job: Job, part: Part) -> Job:
 
 def _create(deps: Deps, job: Job, part: Part) -> Job:
     metadata = batch_metadata(job, part)
-    batch = deps.service.find_batch(metadata) if part.creating else None
+    batch = deps.service.find_batch(metadata, lookup_since(deps, part)) if part.creating else None
     if batch is None:
         job = deps.store.save(job.with_part(replace(part, creating=True)))
         covered(deps.store, job, deps.settings.openai_timeout_seconds)
@@ -170,6 +170,14 @@ def _wait_for_file(deps: Deps, part: Part) -> str | None:
         if status not in STILL_PROCESSING or time.monotonic() >= deadline:
             return status
         time.sleep(FILE_POLL_SECONDS)
+
+
+def lookup_since(deps: Deps, part: Part) -> int | None:
+    """How far back to look for a batch an interrupted create made: to the part's upload (its
+    batch cannot be older), less the clock skew allowed between a worker and the service."""
+    if part.uploaded_at is None:
+        return None
+    return part.uploaded_at - int(deps.settings.clock_skew_seconds)
 
 
 def batch_metadata(job: Job, part: Part) -> dict[str, str]:

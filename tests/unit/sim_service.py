@@ -223,7 +223,7 @@ class ServiceView:
             raise LostAnswer("create answer lost")
         return batch.remote()
 
-    def find_batch(self, metadata: dict[str, str]) -> RemoteBatch | None:
+    def find_batch(self, metadata: dict[str, str], since: int | None = None) -> RemoteBatch | None:
         wanted = set(metadata.items())
         found = [b for b in self.sim.batches.values() if wanted <= set(b.metadata.items())]
         return found[-1].remote() if found else None
