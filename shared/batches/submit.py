@@ -15,8 +15,8 @@ from shared.batches.access import made_elsewhere
 from shared.batches.quota import quota_wait
 from shared.batches.service import FileLimitReached, QuotaExceeded, Refused
 from shared.crash import crashpoint
-from shared.jobs.lease import covered, reread
-from shared.jobs.model import Job
+from shared.jobs.lease import LeaseLost, covered, reread
+from shared.jobs.model import Conflict, Job
 from shared.jobs.part import Part
 from shared.storage import blobs
 from shared.storage.names import part_file, upload_name, work_prefix
@@ -143,7 +143,22 @@ def _upload(deps: Deps, job: Job, part: Part) -> Job:
         crashpoint("after_file_upload")
     log.info("job %s part %d: uploaded as %s", job.job_id, part.index, uploaded.id)
     part = replace(part, file_id=uploaded.id, uploaded_at=int(time.time()), uploading=None)
-    return deps.store.save(job.with_part(part))
+    return _record_upload(deps, job, part, uploaded.id)
+
+
+def _record_upload(deps: Deps, job: Job, part: Part, file_id: str) -> Job:
+    """Save the upload's id. A worker whose upload outlived its lease (frozen, or a link
+    slower than the lease) cannot: the job's new holder has uploaded the part again, so this
+    upload would be left at the service (I6). It is deleted, unless the holder found and
+    recorded it meanwhile; a holder that finds it deleted uploads once more."""
+    try:
+        return deps.store.save(job.with_part(part))
+    except (LeaseLost, Conflict):
+        current = deps.store.get(job.job_id)
+        if current is None or current.parts[part.index].file_id != file_id:
+            log.warning("job %s: lease lost; deleting its upload %s", job.job_id, file_id)
+            deps.service.delete_file(file_id)
+        raise
 
 
 def _part_file(deps: Deps, job: Job, path: Path) -> None:
