@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from functools import cache
 
@@ -23,6 +24,12 @@ class Deps:
     blobs: BlobServiceClient
     queue: QueueClient
     queues: QueueServiceClient | None = None  # the poison queues' counts; None: not watched
+    # A poll tick's end (time.monotonic()): once past it, a step starts no more parts and
+    # waits no longer for uploads, so one big job cannot hold the tick past its budget.
+    deadline: float | None = None
+
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
 
     @property
     def output(self) -> ContainerClient:

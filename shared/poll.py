@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -58,10 +58,11 @@ def poll_all(deps: Deps) -> TickReport:
     sweep_inputs(deps)  # blobs whose event never came get their jobs first
     report = TickReport()
     deadline = time.monotonic() + deps.settings.poll_budget_seconds
+    tick = replace(deps, deadline=deadline)  # a job's step stops starting parts then, too
     with ThreadPoolExecutor(deps.settings.poll_concurrency, "poll") as pool:
         for job_id in deps.store.open_job_ids():
             report.seen += 1
-            pool.submit(_advance_one, deps, job_id, deadline, report)
+            pool.submit(_advance_one, tick, job_id, deadline, report)
     if report.skipped:
         log.warning("poll tick out of time: %d job(s) wait for the next tick", report.skipped)
     log.info(

@@ -27,7 +27,10 @@ def advance_active(deps: Deps, job: Job) -> Job:
         job = stop_parts(deps, job)
     now = time.time()
     sending = [p for p in job.parts if p.phase(now) in (PartPhase.UPLOAD, PartPhase.CREATE)]
-    job = each_part(deps, job, sending, submit_part, until=lambda j: j.stop is not None)
+    # A stopped job sends nothing more; a tick out of time leaves the rest to the next one.
+    job = each_part(
+        deps, job, sending, submit_part, until=lambda j: j.stop is not None or deps.out_of_time()
+    )
     now = time.time()
     live = [p for p in job.parts if p.phase(now) == PartPhase.LIVE]
     tracked = job

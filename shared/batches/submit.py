@@ -176,6 +176,8 @@ def _wait_for_file(deps: Deps, part: Part) -> str | None:
     another endpoint than the one it was uploaded to does not know is a wrong setting: never
     uploaded again there (that would run the requests twice)."""
     deadline = time.monotonic() + deps.settings.file_wait_seconds
+    if deps.deadline is not None:
+        deadline = min(deadline, deps.deadline)  # never past the poll tick's budget
     while True:
         remote = deps.service.get_file(part.file_id or "")
         problem = made_elsewhere(part, deps.settings) if remote is None else None
