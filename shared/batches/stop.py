@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from shared.batches.access import check_same_resource
-from shared.batches.submit import batch_metadata, lookup_since
+from shared.batches.submit import batch_metadata, lookup_since, may_still_land
 from shared.jobs.lease import covered
 from shared.jobs.model import Job
 from shared.jobs.part import Part
@@ -28,7 +28,9 @@ def stop_parts(deps: Deps, job: Job) -> Job:
             # nothing and a cancel there answers 404, and the batch would run on, billed and
             # untracked. Misconfigured instead: the job waits, naming the setting.
             check_same_resource(deps.service, part, deps.settings)
-            job = _stop(deps, job, _found(deps, job, part))
+            found = _found(deps, job, part)
+            if not may_still_land(deps, found):
+                job = _stop(deps, job, replace(found, creating=False, uploading=None))
     return job
 
 
@@ -49,7 +51,7 @@ def _found(deps: Deps, job: Job, part: Part) -> Part:
         uploaded = deps.service.find_file(part.uploading)
         if uploaded is not None:
             part = replace(part, file_id=uploaded.id)
-    return replace(part, creating=False, uploading=None)
+    return part
 
 
 def _stop(deps: Deps, job: Job, part: Part) -> Job:

@@ -18,6 +18,7 @@ from shared.crash import crashpoint
 from shared.jobs.lease import LeaseLost, covered, reread
 from shared.jobs.model import Conflict, Job
 from shared.jobs.part import Part
+from shared.misconfig import Misconfigured
 from shared.storage import blobs
 from shared.storage.names import part_file, upload_name, work_prefix
 from shared.storage.work import check_work_files
@@ -33,6 +34,9 @@ FILE_POLL_SECONDS = 0.5
 MAX_UNUSABLE_UPLOADS = 2
 # File states before `processed` (the service may report any of them while it reads a file).
 STILL_PROCESSING = frozenset({"uploaded", "pending", "running"})
+# A create sent is looked for this many client timeouts (AZURE_OPENAI_TIMEOUT_SECONDS) before
+# another is sent: long past the client's own wait, short against the 24 h a batch may take.
+LATE_CREATE_TIMEOUTS = 3
 MAX_ENDPOINT = 1000  # characters of the endpoint kept on a part (a URL; table strings hold 32K)
 
 
@@ -79,8 +83,11 @@ def _submit(deps: Deps, job: Job, part: Part) -> Job:
 def _create(deps: Deps, job: Job, part: Part) -> Job:
     metadata = batch_metadata(job, part)
     batch = deps.service.find_batch(metadata, lookup_since(deps, part)) if part.creating else None
+    if batch is None and may_still_land(deps, part):
+        return job  # the create before may reach the service yet: look again next tick
     if batch is None:
-        job = deps.store.save(job.with_part(replace(part, creating=True)))
+        sent = replace(part, creating=True, creating_at=int(time.time()))
+        job = deps.store.save(job.with_part(sent))
         covered(deps.store, job, deps.settings.openai_timeout_seconds)
         try:
             batch = deps.service.create_batch(part.file_id or "", part.url, metadata)
@@ -88,6 +95,11 @@ def _create(deps: Deps, job: Job, part: Part) -> Job:
         except QuotaExceeded:
             log.warning("job %s part %d: token quota full; waiting", job.job_id, part.index)
             return deps.store.save(job.with_part(quota_wait(deps, part)))
+        except Misconfigured:
+            # The service answered (401, 403, a wrong endpoint): nothing is on its way to land
+            # later, so the job need not wait for it once the setting is fixed.
+            deps.store.save(job.with_part(replace(sent, creating_at=None)))
+            raise
     log.info("job %s part %d: batch %s created", job.job_id, part.index, batch.id)
     # Only the id: the status and files are read by the tracking step, which also handles a
     # found batch that has already ended.
@@ -187,6 +199,17 @@ def _wait_for_file(deps: Deps, part: Part) -> str | None:
         if status not in STILL_PROCESSING or time.monotonic() >= deadline:
             return status
         time.sleep(FILE_POLL_SECONDS)
+
+
+def may_still_land(deps: Deps, part: Part) -> bool:
+    """A create whose answer never came, not found at the service yet, may still reach it: a
+    request held up in the network is acted on after the client's timeout and the look-up
+    right after it. It is looked for until LATE_CREATE_TIMEOUTS client timeouts after it was
+    sent (plus the clock skew between workers) before another create may be sent."""
+    if not part.creating or part.batch_id or part.creating_at is None:
+        return False
+    window = LATE_CREATE_TIMEOUTS * deps.settings.openai_timeout_seconds
+    return time.time() < part.creating_at + window + deps.settings.clock_skew_seconds
 
 
 def lookup_since(deps: Deps, part: Part) -> int | None:

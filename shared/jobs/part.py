@@ -56,6 +56,7 @@ class Part:
     # Intent, written before the call: after a crash, look for what the call may have made.
     uploading: str | None = None  # file name of an upload in flight
     creating: bool = False  # a batches.create in flight
+    creating_at: int | None = None  # when that create was sent (epoch seconds)
     cancel_sent: bool = False  # the service was asked to cancel this part's batch
     # The AZURE_OPENAI_ENDPOINT its file was uploaded to (and its batch created at), recorded
     # with the upload's intent: a 404 for it from another endpoint is a wrong setting, never

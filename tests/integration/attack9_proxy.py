@@ -1,5 +1,7 @@
 """A slow link between the app and the emulator: the body of a chosen call is read at a
-given rate, so that an upload takes long enough for its worker to be frozen half-way."""
+given rate, so that an upload takes long enough for its worker to be frozen half-way, or the
+call is held a while before it goes on, even after the client gave up waiting (a request the
+service acts on late)."""
 
 from __future__ import annotations
 
@@ -17,11 +19,12 @@ CHUNK = 64 * 1024
 
 class SlowLink:
     """Forwards every call to `upstream`; the first `POST` whose path matches `path` has its
-    body read at `rate` bytes a second. `started` is set once that call has begun."""
+    body read at `rate` bytes a second (0: at once), then held `delay` seconds before it is
+    passed on. `started` is set once that call has begun."""
 
-    def __init__(self, upstream: str, path: str, rate: float) -> None:
+    def __init__(self, upstream: str, path: str, rate: float, delay: float = 0.0) -> None:
         self.upstream = urlsplit(upstream)
-        self.path, self.rate = re.compile(path), rate
+        self.path, self.rate, self.delay = re.compile(path), rate, delay
         self.started = threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
@@ -72,16 +75,20 @@ def _handler(link: SlowLink) -> type[BaseHTTPRequestHandler]:
 
         def any_call(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            rate = link.rate if link.slow(self.command, self.path) else 0.0
-            body = _read(self.rfile, length, rate)
+            slow = link.slow(self.command, self.path)
+            body = _read(self.rfile, length, link.rate if slow else 0.0)
+            time.sleep(link.delay if slow else 0.0)  # the client may be gone: it goes on anyway
             status, headers, data = link.forward(self.command, self.path, self.headers, body)
-            self.send_response(status)
-            for name, value in headers:
-                if name.lower() not in HOP:
-                    self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(status)
+                for name, value in headers:
+                    if name.lower() not in HOP:
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except OSError:  # the client gave up waiting for the answer
+                self.close_connection = True
 
         do_GET = do_POST = do_DELETE = any_call  # noqa: N815
 
