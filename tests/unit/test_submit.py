@@ -12,6 +12,7 @@ import pytest
 from shared.batches.active import advance_active
 from shared.batches.azure_openai import refused
 from shared.batches.service import QuotaExceeded, RemoteBatch
+from shared.batches.submit import LATE_CREATE_TIMEOUTS
 from shared.deps import Deps
 from shared.jobs.lease import claim
 from shared.jobs.model import Job, JobStatus, Part, Stop, StopReason, utcnow
@@ -66,6 +67,30 @@ def test_a_lost_create_answer_is_looked_up_next_time_not_repeated():
     again = advance_active(deps, claim(deps.store, stored, 60, 0) or stored)
     assert [c for c, _ in api.calls].count("create_batch") == 1
     assert again.parts[0].batch_id == next(iter(api.batches))
+
+
+def test_a_create_lost_without_a_trace_is_waited_for_before_another_is_sent():
+    """Nothing found right after a lost answer: the create may still land (F3). No second
+    create, and a cancel does not close the part, until LATE_CREATE_TIMEOUTS timeouts pass."""
+    timeout = openai.APITimeoutError(request=httpx2.Request("POST", "http://x"))
+    api = FakeService(create_errors=[timeout])
+    deps, job = setup(api)
+    with pytest.raises(openai.APITimeoutError):
+        advance_active(deps, job)
+    stored = deps.store.get(job.job_id)
+    assert stored.parts[0].creating and stored.parts[0].creating_at
+    stored.lease.owner = ""
+    again = advance_active(deps, claim(deps.store, stored, 60, 0) or stored)
+    assert [c for c, _ in api.calls].count("create_batch") == 1 and not again.parts[0].batch_id
+    stop = Stop(StopReason.CANCEL, "asked", utcnow())
+    stopped = advance_active(deps, replace(again, stop=stop))
+    assert stopped.parts[0].remote_status is None  # still looked for, not closed
+    s = deps.settings
+    window = LATE_CREATE_TIMEOUTS * s.openai_timeout_seconds + s.clock_skew_seconds
+    lapsed = replace(stopped.parts[0], creating_at=int(time.time() - window - 1))
+    later = advance_active(deps, replace(stopped.with_part(lapsed), stop=None))
+    assert [c for c, _ in api.calls].count("create_batch") == 2
+    assert later.parts[0].batch_id and not later.parts[0].creating
 
 
 def test_a_permanent_refusal_fails_the_part_with_the_service_message():
