@@ -127,9 +127,11 @@ def _no_answer(conn: Connection | None, exc: Exception) -> str:
     why = reason.rsplit(": ", 1)[-1][:120] or type(exc).__name__
     if conn is None:
         return f"storage does not answer ({why})"
+    if "timed out" in reason.lower():  # it was waited for: say how long, and how to wait more
+        why = f"silent for {conn.timeout:g} s; --storage-timeout SECONDS waits longer"
     return (
-        f"storage at {conn.endpoint} does not answer ({why}): is it running (Azurite: "
-        f"`npx azurite`), and is {conn.source} right?"
+        f"storage at {conn.endpoint} does not answer ({why}): is it running "
+        f"(Azurite: `npx azurite`), and is {conn.source} right?"
     )
 
 
