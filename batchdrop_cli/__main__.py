@@ -102,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(_refused(conn, exc))
     except (ServiceRequestError, ServiceResponseError) as exc:
         return _fail(_no_answer(conn, exc))
+    except OSError as exc:  # a local file or folder given (submit, results --out)
+        return _fail(_local(exc))
 
 
 # What to check when storage answers 404 with one of these codes.
@@ -133,6 +135,14 @@ def _no_answer(conn: Connection | None, exc: Exception) -> str:
         f"storage at {conn.endpoint} does not answer ({why}): is it running "
         f"(Azurite: `npx azurite`), and is {conn.source} right?"
     )
+
+
+def _local(exc: OSError) -> str:
+    """A local path that could not be read or written, named, with what to check."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    said = exc.strerror or str(exc)
+    check = "check that path (it exists, is a file or a folder as asked, and you may use it)"
+    return f"{where}{said}: {check}"
 
 
 def _fail(message: str) -> int:

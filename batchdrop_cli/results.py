@@ -74,12 +74,30 @@ def _missing(job: Job, name: str, state: FolderState) -> str:
     return f"no {name} for {job.name} (it has {', '.join(state.files)})"
 
 
+class CannotSave(ValueError):
+    """--out names no folder the results can be written into."""
+
+
 def _download(container: ContainerClient, folder: str, name: str, out: Path) -> Path:
     path = out / folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as stream:
-        container.download_blob(f"{folder}/{name}").readinto(stream)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as stream:
+            container.download_blob(f"{folder}/{name}").readinto(stream)
+    except OSError as exc:
+        raise CannotSave(_unsaved(out, path, exc)) from exc
     return path
+
+
+def _unsaved(out: Path, path: Path, exc: OSError) -> str:
+    """Which path refused and what to do: --out is a folder (made if missing) you may write."""
+    where = exc.filename or path
+    why = exc.strerror or type(exc).__name__
+    if isinstance(exc, (NotADirectoryError, FileExistsError)):
+        fix = "a file is in the way: give --out a folder, or a path where one can be made"
+    else:
+        fix = "give --out a folder you may write to, on a disk with room"
+    return f"cannot save into --out {out}: {where}: {why}; {fix}"
 
 
 def lines(container: ContainerClient, name: str) -> Iterator[str]:
