@@ -109,12 +109,16 @@ def main(argv: list[str] | None = None) -> int:
 # What to check when storage answers 404 with one of these codes.
 NOT_FOUND = {
     "TableNotFound": "--table (BATCH_JOBS_TABLE)",
-    "ContainerNotFound": "--input-container, --output-container (BATCH_INPUT_CONTAINER, ...)",
+    "ContainerNotFound": "--input-container, --output-container, --work-container "
+    "(BATCH_INPUT_CONTAINER, ...)",
 }
 
 
 def _refused(conn: Connection | None, exc: HttpResponseError) -> str:
-    code = str(getattr(exc, "error_code", "") or "")
+    # The SDKs give an enum (TableErrorCode, StorageErrorCode) whose str() is its Python name
+    # (TableErrorCode.TABLE_NOT_FOUND): the service's own code is its value.
+    given = getattr(exc, "error_code", None) or ""
+    code = str(getattr(given, "value", given))
     said = f"storage answered {exc.status_code} ({code or exc.reason})"
     if exc.status_code == 403:
         return f"{said}: your identity needs {ROLES} on the account"
