@@ -102,17 +102,23 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(_refused(conn, exc))
     except (ServiceRequestError, ServiceResponseError) as exc:
         return _fail(_no_answer(conn, exc))
+    except OSError as exc:  # a local file or folder given (submit, results --out)
+        return _fail(_local(exc))
 
 
 # What to check when storage answers 404 with one of these codes.
 NOT_FOUND = {
     "TableNotFound": "--table (BATCH_JOBS_TABLE)",
-    "ContainerNotFound": "--input-container, --output-container (BATCH_INPUT_CONTAINER, ...)",
+    "ContainerNotFound": "--input-container, --output-container, --work-container "
+    "(BATCH_INPUT_CONTAINER, ...)",
 }
 
 
 def _refused(conn: Connection | None, exc: HttpResponseError) -> str:
-    code = str(getattr(exc, "error_code", "") or "")
+    # The SDKs give an enum (TableErrorCode, StorageErrorCode) whose str() is its Python name
+    # (TableErrorCode.TABLE_NOT_FOUND): the service's own code is its value.
+    given = getattr(exc, "error_code", None) or ""
+    code = str(getattr(given, "value", given))
     said = f"storage answered {exc.status_code} ({code or exc.reason})"
     if exc.status_code == 403:
         return f"{said}: your identity needs {ROLES} on the account"
@@ -127,10 +133,20 @@ def _no_answer(conn: Connection | None, exc: Exception) -> str:
     why = reason.rsplit(": ", 1)[-1][:120] or type(exc).__name__
     if conn is None:
         return f"storage does not answer ({why})"
+    if "timed out" in reason.lower():  # it was waited for: say how long, and how to wait more
+        why = f"silent for {conn.timeout:g} s; --storage-timeout SECONDS waits longer"
     return (
-        f"storage at {conn.endpoint} does not answer ({why}): is it running (Azurite: "
-        f"`npx azurite`), and is {conn.source} right?"
+        f"storage at {conn.endpoint} does not answer ({why}): is it running "
+        f"(Azurite: `npx azurite`), and is {conn.source} right?"
     )
+
+
+def _local(exc: OSError) -> str:
+    """A local path that could not be read or written, named, with what to check."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    said = exc.strerror or str(exc)
+    check = "check that path (it exists, is a file or a folder as asked, and you may use it)"
+    return f"{where}{said}: {check}"
 
 
 def _fail(message: str) -> int:

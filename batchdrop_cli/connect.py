@@ -33,11 +33,28 @@ MISSING = (
 )
 
 
-# A person waits at the terminal: storage that does not answer is said in seconds, not after
-# the SDK's ten retries with back-off (reads of big result files still get their time).
-QUICK = {"retry_total": 1, "connection_timeout": 5, "read_timeout": 60}
+TIMEOUT = "BATCHDROP_STORAGE_TIMEOUT"
+DEFAULT_TIMEOUT = 10.0  # seconds; an Azure Table query answers within 5 s, or pages on
+CONNECT_AT_MOST = 5.0  # a connection that is not made in 5 s is not coming
+
+
+def client_options(timeout: float) -> dict[str, float | int]:
+    """A person waits at the terminal: storage that does not answer is said in seconds, not
+    after the SDK's ten retries with back-off. The read timeout bounds each wait for bytes (a
+    big download still takes its time); a refused connection is tried once more, a request
+    storage took and never answered is not (that would double the wait)."""
+    return {
+        "connection_timeout": min(timeout, CONNECT_AT_MOST),
+        "read_timeout": timeout,
+        "retry_total": 1,
+        "retry_connect": 1,
+        "retry_read": 0,
+        "retry_status": 1,
+    }
+
+
 # Blob storage's own retry waits 15 s before its first retry by default.
-QUICK_BLOBS = {**QUICK, "initial_backoff": 1, "increment_base": 1}
+BLOB_BACKOFF = {"initial_backoff": 1, "increment_base": 1}
 
 
 class ConnectError(ValueError):
@@ -53,6 +70,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for name, setting in NAMES.items():
         flag = "--" + name.replace("_", "-")
         where.add_argument(flag, help=f"({setting}, default {DEFAULTS[setting]})")
+    where.add_argument(
+        "--storage-timeout",
+        type=float,
+        metavar="SECONDS",
+        help=f"how long to wait for storage to answer ({TIMEOUT}, default {DEFAULT_TIMEOUT:g})",
+    )
 
 
 @dataclass(frozen=True)
@@ -63,6 +86,7 @@ class Connection:
     work_container: str
     table: str
     source: str = CONNECTION  # the flag or variable the storage came from, for error messages
+    timeout: float = DEFAULT_TIMEOUT  # seconds storage has to answer each request
 
     @classmethod
     def from_args(
@@ -74,15 +98,17 @@ class Connection:
             for name, setting in NAMES.items()
         }
         storage, source = _storage(args, env)
-        return cls(storage=storage, source=source, **names)
+        timeout = _timeout(getattr(args, "storage_timeout", None), env.get(TIMEOUT))
+        return cls(storage=storage, source=source, timeout=timeout, **names)
 
     @cached_property
     def blobs(self) -> BlobServiceClient:
-        return clients.blob_service(self.storage, **QUICK_BLOBS)
+        return clients.blob_service(self.storage, **client_options(self.timeout), **BLOB_BACKOFF)
 
     @cached_property
     def store(self) -> TableJobStore:
-        return TableJobStore(clients.table_client(self.storage, self.table, **QUICK))
+        options = client_options(self.timeout)
+        return TableJobStore(clients.table_client(self.storage, self.table, **options))
 
     @property
     def endpoint(self) -> str:
@@ -125,6 +151,20 @@ def _storage(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[StorageS
     blob = value.rstrip("/")
     table = (args.table_url or env.get(TABLE_URL) or _table_url(blob)).rstrip("/")
     return StorageSettings(service_uris={"blob": blob, "table": table}), source
+
+
+def _timeout(flag: float | None, variable: str | None) -> float:
+    """--storage-timeout, else BATCHDROP_STORAGE_TIMEOUT, else the default: seconds, above 0."""
+    given = flag if flag is not None else (variable or "").strip() or DEFAULT_TIMEOUT
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise ConnectError(
+            f"storage timeout {given!r} (--storage-timeout, {TIMEOUT}): give seconds above 0"
+        )
+    return seconds
 
 
 def _table_url(blob_url: str) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from azure.storage.blob import BlobServiceClient
+from rich.text import Text
 
 from batchdrop_cli.__main__ import main as batchdrop
 from devtools.azurite import Azurite
@@ -138,7 +139,7 @@ def drop(blobs: BlobServiceClient, planned: list[tuple[Path, str]]) -> int:
         with path.open("rb") as data:
             blobs.get_blob_client("batch-input", name).upload_blob(data, overwrite=True)
         if count < LISTED:
-            console.print(f"dropped {path} as batch-input/{name}")
+            console.print(Text(f"dropped {path} as batch-input/{name}"))  # names as they are
     if len(planned) > LISTED:
         console.print(f"... and {len(planned) - LISTED} more files")
     return sum(is_input(name) for _, name in planned)
@@ -185,7 +186,8 @@ def ended(demo: Callable[[], int], kept: dict[str, Path | None], out: Path) -> i
         return demo()
     except TimedOut as exc:
         waiting = [j["input"]["name"] for j in exc.jobs if j["status"] not in TERMINAL]
-        console.print(f"\n{exc}; still open: {', '.join(waiting[:LISTED]) or 'none listed yet'}")
+        still = ", ".join(waiting[:LISTED]) or "none listed yet"
+        console.print(Text(f"\n{exc}; still open: {still}"))
         return stopped(kept, out, 1)
     except KeyboardInterrupt:
         console.print("\ninterrupted")
@@ -196,10 +198,10 @@ def stopped(kept: dict[str, Path | None], out: Path, code: int) -> int:
     """Say what was kept when the demo ends early (the services are stopped by then)."""
     count = sum(folder is not None for folder in kept.values())
     if count:
-        console.print(f"outputs of the {count} finished job(s) kept in {out}")
+        console.print(Text(f"outputs of the {count} finished job(s) kept in {out}"))
     else:
         console.print("no job had finished: no outputs kept")
-    console.print(f"logs: {LOGS}")
+    console.print(Text(f"logs: {LOGS}"))
     return code
 
 
@@ -223,9 +225,10 @@ def run(
         for job in jobs[:LISTED]:
             show_results(job, kept[job["job_id"]], args.preview)
         if len(jobs) > LISTED:
-            console.print(f"\n... and {len(jobs) - LISTED} more jobs: their outputs are in {out}")
+            more = f"\n... and {len(jobs) - LISTED} more jobs: their outputs are in {out}"
+            console.print(Text(more))
         list_with_the_cli(connection_string)
-        console.print(f"\noutputs kept in {out}\nlogs: {LOGS}")
+        console.print(Text(f"\noutputs kept in {out}\nlogs: {LOGS}"))
     return 0
 
 

@@ -1,6 +1,7 @@
 """The demo's view of its jobs: followed through GET /api/jobs (every page of it), each job's
 outputs kept on disk as soon as it is final (so a timeout or Ctrl-C keeps what finished), and a
-bounded preview of them."""
+bounded preview of them. Names, paths, questions and answers are printed as rich `Text`, never
+read as markup: `[` and `]` are ordinary in file and blob names (`data[v2].jsonl`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from urllib.parse import quote
 from azure.storage.blob import BlobServiceClient
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from shared.jobs.model import TERMINAL as FINAL_STATES
 from shared.jobs.model import JobStatus
@@ -24,7 +26,7 @@ from shared.results.results_csv import answer_text
 TERMINAL = frozenset(status.value for status in FINAL_STATES)  # skipped and superseded too
 PAGE = 200  # the listing's largest page (shared/jobs/listing.py)
 LISTED = 20  # jobs named one by one; beyond this they are counted
-console = Console()
+console = Console(emoji=False)  # `:x:` in a name stays `:x:`
 
 
 class TimedOut(Exception):
@@ -53,13 +55,14 @@ def list_jobs(port: int) -> list[dict[str, Any]]:
             return jobs
 
 
-def describe(job: dict[str, Any]) -> str:
+def describe(job: dict[str, Any]) -> Text:
     """One line per job from the API's listing (GET /api/jobs: the job rows, newest first)."""
     finished = job["status"] in TERMINAL
     done = (job["succeeded"] or 0) + (job["failed"] or 0) if finished else job["requests_done"]
-    return (
-        f"{job['input']['name']}: [bold]{job['status']}[/] "
-        f"(batches: {job['batch_count']}; {done}/{job['total']} requests done)"
+    return Text.assemble(
+        f"{job['input']['name']}: ",
+        (job["status"], "bold"),
+        f" (batches: {job['batch_count']}; {done}/{job['total']} requests done)",
     )
 
 
@@ -77,11 +80,11 @@ class Progress:
         else:
             tally = Counter(job["status"] for job in jobs)
             states = ", ".join(f"{n} {status}" for status, n in sorted(tally.items()))
-            lines = [f"{len(jobs)}/{self.count} jobs: {states}"]
+            lines = [Text(f"{len(jobs)}/{self.count} jobs: {states}")]
         for line in lines:
-            if line not in self.shown:
-                self.shown.add(line)
-                console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {line}")
+            if line.plain not in self.shown:
+                self.shown.add(line.plain)
+                console.print(Text.assemble((time.strftime("%H:%M:%S"), "dim"), " ", line))
 
 
 def wait_for_jobs(
@@ -135,27 +138,40 @@ def show_results(job: dict[str, Any], folder: Path | None, rows: int) -> None:
     name = job["input"]["name"]
     if folder is None:
         console.print(
-            f"\n[bold]{name}[/]: status [bold]{job['status']}[/]: a newer upload of the same "
-            "name replaced it; the folder holds the newer job's outputs"
+            Text.assemble(
+                "\n",
+                (name, "bold"),
+                ": status ",
+                (job["status"], "bold"),
+                ": a newer upload of the same name replaced it; the folder holds the "
+                "newer job's outputs",
+            )  # fmt: skip
         )
         return
     summary = json.loads((folder / "summary.json").read_text())
     console.print(
-        f"\n[bold]{name}[/]: status [bold]{summary['status']}[/], "
-        f"counts {summary['counts']}\n  outputs: {folder}"
+        Text.assemble(
+            "\n",
+            (name, "bold"),
+            ": status ",
+            (summary["status"], "bold"),
+            f", counts {summary['counts']}\n  outputs: {folder}",
+        )  # fmt: skip
     )
     if summary["status"] == JobStatus.SKIPPED.value:
         earlier = summary.get("duplicate_of") or {}
         console.print(
-            f"  identical to {earlier.get('name')}: its results are in {earlier.get('output')}"
+            Text(
+                f"  identical to {earlier.get('name')}: its results are in {earlier.get('output')}"
+            )
         )
     elif summary["status"] == JobStatus.REJECTED.value:
         for line in head(folder / "errors.jsonl", rows):
-            console.print("  " + clip(line, 200))
+            console.print(Text("  " + clip(line, 200)))
     else:
         preview(folder / "results.jsonl", rows, summary["counts"]["total"])
     for warning in summary.get("warnings", [])[:3]:
-        console.print("  warning: " + clip(warning, 200))
+        console.print(Text("  warning: " + clip(warning, 200)))
 
 
 def preview(path: Path, rows: int, total: int) -> None:
@@ -163,13 +179,11 @@ def preview(path: Path, rows: int, total: int) -> None:
     for raw in head(path, rows):
         row = json.loads(raw)
         answer = answer_text(row.get("response")) or json.dumps(row.get("error"))
-        table.add_row(
-            str(row["line"]), clip(row["custom_id"], 30), row["status"], clip(question(row), 60),
-            clip(answer, 80),
-        )  # fmt: skip
+        cells = (row["custom_id"], 30), (row["status"], 20), (question(row), 60), (answer, 80)
+        table.add_row(str(row["line"]), *(Text(clip(text, width)) for text, width in cells))
     console.print(table)
     if total > rows:
-        console.print(f"  ... and {total - rows:,} more in {path}")
+        console.print(Text(f"  ... and {total - rows:,} more in {path}"))
 
 
 def head(path: Path, rows: int) -> list[str]:
