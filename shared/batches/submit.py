@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import tempfile
 import time
 from dataclasses import replace
@@ -86,7 +87,7 @@ def _create(deps: Deps, job: Job, part: Part) -> Job:
     if batch is None and may_still_land(deps, part):
         return job  # the create before may reach the service yet: look again next tick
     if batch is None:
-        sent = replace(part, creating=True, creating_at=int(time.time()))
+        sent = replace(part, creating=True, creating_at=math.ceil(time.time()))
         job = deps.store.save(job.with_part(sent))
         covered(deps.store, job, deps.settings.openai_timeout_seconds)
         try:

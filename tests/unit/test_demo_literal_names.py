@@ -41,12 +41,13 @@ def test_the_preview_says_names_values_and_paths_as_they_are(tmp_path: Path):
     (folder / "results.jsonl").write_text(json.dumps(result) + "\n")
     out = printed(demo_jobs.show_results, {"input": {"name": ODD}}, folder, 5)
     for said in (ODD, str(folder), "[/c]", "[b]why[/b]?", "[/x] because", "[/i] in a warning"):
-        assert said in " ".join(out.split()), (said, out)
+        # Rich wraps long lines (a deep tmp path) where it likes: compare without whitespace.
+        assert "".join(said.split()) in "".join(out.split()), (said, out)
 
 
 def test_dropped_names_and_kept_paths_are_said_as_they_are(tmp_path: Path):
     out = printed(demo.stopped, {"j": tmp_path}, tmp_path / "[/o]", 1)
-    assert "kept in " + str(tmp_path / "[/o]") in " ".join(out.split()), out
+    assert "keptin" + str(tmp_path / "[/o]") in "".join(out.split()), out
     err = demo_jobs.TimedOut(1, [listed(LOST, "running")])
     out = printed(demo.ended, lambda: (_ for _ in ()).throw(err), {}, tmp_path)
     assert f"still open: {LOST}" in out, out
