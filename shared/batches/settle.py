@@ -1,7 +1,8 @@
 """A finished job's batches, before its clean-up. A job can end while batches of its own still
 run at the service: it gave up (a step kept failing) while another part ran, or while a
 create whose answer was lost could not be looked up. Its clean-up first finds and cancels
-them (batches/stop.py) and follows each until it has ended, so that the output and error
+them (batches/stop.py: a batch that ended by itself meanwhile is not cancelled, only
+collected) and follows each until it has ended, so that the output and error
 files the service writes on ending are deleted with the rest and nothing billed is left
 running or untracked (I6, I10)."""
 
@@ -12,8 +13,9 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from shared.batches.parallel import each_part
 from shared.batches.stop import stop_parts
-from shared.batches.track import observed
+from shared.batches.track import observed, remote_batch
 from shared.jobs.model import Job
 from shared.jobs.part import Part
 
@@ -37,20 +39,29 @@ def _unsettled(part: Part) -> bool:
 
 
 def settle(deps: Deps, job: Job) -> Job:
-    """Find what interrupted calls made and cancel what runs, then read each cancelled
-    batch's status (at most every BATCH_STATUS_MIN_SECONDS). The caller cleans up once
+    """Find what interrupted calls made and cancel what still runs (its status read first),
+    then read each cancelled batch's status (at most every BATCH_STATUS_MIN_SECONDS), several
+    at a time and none started once the tick is out of time. The caller cleans up once
     `unsettled` is False; until then the job is looked at again next tick."""
     if not unsettled(job):
         return job
-    job = stop_parts(deps, job)  # saves each part as it finds and cancels it
+    job = stop_parts(deps, job)  # saves each part as it finds, reads and cancels it
     now = time.time()
-    for part in job.parts:
-        if part.batch_id and not part.done and not _recent(deps, part, now):
-            seen = observed(part, deps.service.get_batch(part.batch_id))
-            job = job.with_part(replace(seen, checked_at=int(now)))
+    followed = [p for p in job.parts if _cancelled(p) and not _recent(deps, p, now)]
+    job = each_part(deps, job, followed, _follow, until=lambda _job: deps.out_of_time())
     if unsettled(job):
         log.info("job %s: its batches at the service end before it is cleaned up", job.job_id)
     return job
+
+
+def _cancelled(part: Part) -> bool:
+    return bool(part.batch_id) and not part.done and part.cancel_sent
+
+
+def _follow(deps: Deps, job: Job, part: Part) -> Job:
+    """The batch's status, kept unsaved: saved with the lease's release."""
+    seen = observed(part, remote_batch(deps, part))
+    return job.with_part(replace(seen, checked_at=int(time.time())))
 
 
 def _recent(deps: Deps, part: Part, now: float) -> bool:

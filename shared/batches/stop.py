@@ -1,15 +1,22 @@
 """Stopping a job's parts (a cancel, or a newer upload superseding it): nothing more is sent,
 and every batch that exists at the service is found, also after a create whose answer was
-lost, and asked to cancel; it is tracked until it ends so its finished answers are kept."""
+lost, and asked to cancel; it is tracked until it ends so its finished answers are kept.
+Its status is read before the cancel: a batch that ended by itself is followed and collected as
+usual, so a cancel the service keeps refusing never holds up a batch that has nothing left to
+cancel. Several parts are stopped at once, and none started once the poll tick is out of time
+(BATCH_POLL_BUDGET_SECONDS): a job of 1,000 batches is cancelled over a few ticks."""
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from shared.batches.access import check_same_resource
+from shared.batches.parallel import each_part
 from shared.batches.submit import batch_metadata, lookup_since, may_still_land
+from shared.batches.track import observed, remote_batch
 from shared.jobs.lease import covered
 from shared.jobs.model import Job
 from shared.jobs.part import Part
@@ -21,17 +28,27 @@ log = logging.getLogger(__name__)
 
 
 def stop_parts(deps: Deps, job: Job) -> Job:
-    """Every part not yet ended: find what an interrupted call made, cancel or drop it."""
-    for part in job.parts:
-        if not part.done and not _cancelling(part):
-            # Made at another resource than AZURE_OPENAI_ENDPOINT names now: a look-up there finds
-            # nothing and a cancel there answers 404, and the batch would run on, billed and
-            # untracked. Misconfigured instead: the job waits, naming the setting.
-            check_same_resource(deps.service, part, deps.settings)
-            found = _found(deps, job, part)
-            if not may_still_land(deps, found):
-                job = _stop(deps, job, replace(found, creating=False, uploading=None))
-    return job
+    """Every part not yet ended: find what an interrupted call made, cancel or drop it. Parts
+    left when the tick runs out of time are stopped by the next ticks."""
+    todo = [p for p in job.parts if not p.done and not _cancelling(p)]
+    return each_part(deps, job, todo, _stop_part, until=lambda _job: deps.out_of_time())
+
+
+def _stop_part(deps: Deps, job: Job, part: Part) -> Job:
+    # Made at another resource than AZURE_OPENAI_ENDPOINT names now: a look-up there finds
+    # nothing and a cancel there answers 404, and the batch would run on, billed and
+    # untracked. Misconfigured instead: the job waits, naming the setting.
+    check_same_resource(deps.service, part, deps.settings)
+    found = _found(deps, job, part)
+    if may_still_land(deps, found):
+        return job
+    found = replace(found, creating=False, uploading=None)
+    if found.batch_id:
+        seen = observed(found, remote_batch(deps, found))
+        if seen.done:  # ended by itself (or gone): nothing to cancel, its files are collected
+            log.info("job %s part %d: batch %s had ended", job.job_id, part.index, seen.batch_id)
+            return deps.store.save(job.with_part(replace(seen, checked_at=int(time.time()))))
+    return _stop(deps, job, found)
 
 
 def _cancelling(part: Part) -> bool:
