@@ -9,7 +9,6 @@ cancel. Several parts are stopped at once, and none started once the poll tick i
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -44,10 +43,11 @@ def _stop_part(deps: Deps, job: Job, part: Part) -> Job:
         return job
     found = replace(found, creating=False, uploading=None)
     if found.batch_id:
-        seen = observed(found, remote_batch(deps, found))
-        if seen.done:  # ended by itself (or gone): nothing to cancel, its files are collected
-            log.info("job %s part %d: batch %s had ended", job.job_id, part.index, seen.batch_id)
-            return deps.store.save(job.with_part(replace(seen, checked_at=int(time.time()))))
+        if observed(found, remote_batch(deps, found)).done:
+            # Ended by itself (or gone): nothing to cancel. Tracked from here on as a cancelled
+            # batch is (a quota refusal, its files collected), the cancel left out.
+            log.info("job %s part %d: batch %s had ended", job.job_id, part.index, found.batch_id)
+            return deps.store.save(job.with_part(replace(found, cancel_sent=True)))
     return _stop(deps, job, found)
 
 

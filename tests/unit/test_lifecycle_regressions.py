@@ -23,9 +23,9 @@ QUOTA = ({"code": "token_limit_exceeded", "message": "Enqueued token limit reach
 
 
 def test_a_stopped_job_whose_batch_the_service_refused_for_quota_still_ends():
-    """The stop asks the batch to cancel; the same step then sees the service had refused it
-    for quota after validation, which sends the part back to wait for a new batch. That part
-    (cancel already sent, no batch any more) must still be closed, not left waiting for ever."""
+    """The stop reads the batch first and sees the service had refused it for quota after
+    validation: nothing to cancel; tracking it sends the part back to wait for a new batch. That
+    part (stopped, no batch any more) must still be closed, not left waiting for ever."""
     api = FakeService()
     api.batches["b0"] = RemoteBatch("b0", "failed", errors=QUOTA)
     deps = make_deps(api)
@@ -39,7 +39,8 @@ def test_a_stopped_job_whose_batch_the_service_refused_for_quota_still_ends():
     for _ in range(3):
         job = advance(deps, deps.store.get(job.job_id))
     assert job.status == JobStatus.SUPERSEDED and job.cleaned
-    assert ("cancel_batch", "b0") in api.calls and "f0" in api.deleted
+    assert ("cancel_batch", "b0") not in api.calls  # it had ended: a cancel could only fail
+    assert "f0" in api.deleted
 
 
 def test_a_late_event_for_an_older_version_of_the_same_second_does_not_stop_the_newer():
