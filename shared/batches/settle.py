@@ -13,11 +13,13 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from shared.batches.origin import gone_with_resource
 from shared.batches.parallel import each_part
 from shared.batches.stop import stop_parts
 from shared.batches.track import observed, remote_batch
 from shared.jobs.model import Job
 from shared.jobs.part import Part
+from shared.misconfig import Misconfigured
 
 if TYPE_CHECKING:
     from shared.deps import Deps
@@ -59,8 +61,15 @@ def _cancelled(part: Part) -> bool:
 
 
 def _follow(deps: Deps, job: Job, part: Part) -> Job:
-    """The batch's status, kept unsaved: saved with the lease's release."""
-    seen = observed(part, remote_batch(deps, part))
+    """The batch's status, kept unsaved: saved with the lease's release. Made at another
+    resource than the setting names: closed when that resource is gone for good."""
+    try:
+        seen = observed(part, remote_batch(deps, part))
+    except Misconfigured:
+        closed = gone_with_resource(deps, part)
+        if closed is None:
+            raise
+        seen = closed
     return job.with_part(replace(seen, checked_at=int(time.time())))
 
 

@@ -13,12 +13,14 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from shared.batches.access import check_same_resource
+from shared.batches.origin import gone_with_resource
 from shared.batches.parallel import each_part
 from shared.batches.submit import batch_metadata, lookup_since, may_still_land
 from shared.batches.track import observed, remote_batch
 from shared.jobs.lease import covered
 from shared.jobs.model import Job
 from shared.jobs.part import Part
+from shared.misconfig import Misconfigured
 
 if TYPE_CHECKING:
     from shared.deps import Deps
@@ -36,8 +38,15 @@ def stop_parts(deps: Deps, job: Job) -> Job:
 def _stop_part(deps: Deps, job: Job, part: Part) -> Job:
     # Made at another resource than AZURE_OPENAI_ENDPOINT names now: a look-up there finds
     # nothing and a cancel there answers 404, and the batch would run on, billed and
-    # untracked. Misconfigured instead: the job waits, naming the setting.
-    check_same_resource(deps.service, part, deps.settings)
+    # untracked. Misconfigured instead: the job waits, naming the setting, unless the part's
+    # own resource is gone for good (batches/origin.py).
+    try:
+        check_same_resource(deps.service, part, deps.settings)
+    except Misconfigured:
+        closed = gone_with_resource(deps, part)
+        if closed is None:
+            raise
+        return deps.store.save(job.with_part(closed))
     found = _found(deps, job, part)
     if may_still_land(deps, found):
         return job

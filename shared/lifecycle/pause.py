@@ -72,7 +72,8 @@ def overdue(job: Job, settings: Settings) -> bool:
 
 def end_wait(deps: Deps, job: Job) -> Job:
     """FAILED: the setting stayed wrong for BATCH_CONFIG_WAIT_HOURS. Batches still running at
-    the service cannot be cancelled with a wrong setting; they end by themselves."""
+    the service cannot be cancelled with a wrong setting; they end by themselves, and the
+    clean-up names them (lifecycle/cleanup.py)."""
     hours = deps.settings.config_wait_hours
     reason = (
         f"Gave up after waiting {hours:g} h for a setting to be fixed. {job.last_error} "
@@ -83,4 +84,5 @@ def end_wait(deps: Deps, job: Job) -> Job:
         publish_failure(deps, job, reason)
     except Exception:  # noqa: BLE001 - the output container may be the wrong setting
         log.warning("job %s: no summary.json written", job.job_id, exc_info=True)
-    return deps.store.save(job.moved_to(JobStatus.FAILED, last_error=reason))
+    # The wait is kept: a clean-up that meets the same setting does not wait that long again.
+    return deps.store.save(job.moved_to(JobStatus.FAILED, last_error=reason, paused=job.paused))
