@@ -92,3 +92,16 @@ def test_a_cancel_waits_when_the_jobs_resource_refuses_the_key(
         assert during.status == JobStatus.WAITING, (during.status, during.last_error)
         assert "answers 401" in during.last_error
         assert [b["status"] for b in old.state()["batches"]] == ["in_progress"]
+
+
+def test_a_cancel_closes_a_job_whose_resource_no_longer_knows_the_batch(
+    app_env, host, emulator, monkeypatch
+):
+    with own_resource() as old:
+        job = _started(app_env, host, old.url, "gone/n.jsonl")
+        # A new resource of the same name: it answers a list, and 404 for the job's batch.
+        old.set_faults([{"kind": "http", "path": "/batches/[^/]+$", "status": 404, "times": None}])
+        after = _cancel_after_move(host, monkeypatch, emulator.url, job, 4)
+        assert after.status == JobStatus.CANCELLED, (after.status, after.last_error)
+        assert after.cleaned
+        assert after.parts[0].errors[0]["code"] == "resource_gone"
