@@ -11,6 +11,7 @@ import pytest
 from shared import crash
 from shared.batches.service import RemoteBatch
 from shared.completion import complete_job
+from shared.http_api import retry_job
 from shared.intake.receive import record_job
 from shared.jobs.model import Job, JobStatus, Part, StopReason
 from shared.lifecycle.advance import advance
@@ -119,3 +120,35 @@ def test_transient_failures_between_steps_that_make_progress_are_not_failures_in
     job = deps.store.get(job.job_id)
     assert job.status == JobStatus.IN_PROGRESS
     assert all(p.batch_id for p in job.parts)
+
+
+def test_a_retried_job_superseded_before_it_ends_does_not_take_the_earlier_run_s_outcome():
+    """A person's retry reopens a cancelled job while its summary.json (status `cancelled`)
+    stays in the folder: the outputs are those of the run before. A newer upload then
+    supersedes the reopened job. That summary says how the earlier run ended, not this one:
+    the job must end `superseded`, never written straight from `submitting` to `cancelled`
+    (I5)."""
+    world = World.new()
+    deps, inputs = world.workers[0], world.blobs.inputs
+    inputs.upload_blob("a.jsonl", native("v1"))
+    job = receive_blob(deps, INPUT, "a.jsonl")
+    deps.store.request_stop(job.job_id, StopReason.CANCEL, "cancelled")
+    advance(deps, deps.store.get(job.job_id))  # the cancel asked at the service
+    world.sim.finish_all()  # cancelled before it answered: its one request failed
+    advance(deps, deps.store.get(job.job_id))
+    assert complete_job(deps, job.job_id).status == JobStatus.CANCELLED
+    assert retry_job(deps, job.job_id)["requested"]
+    crash.ARMED.add("after_file_upload")  # reopened, its new part's file sent, then a crash
+    try:
+        with pytest.raises(crash.Crash):
+            advance(deps, deps.store.get(job.job_id))
+    finally:
+        crash.ARMED.clear()
+    assert deps.store.get(job.job_id).status == JobStatus.SUBMITTING
+    inputs.tick(1)
+    inputs.upload_blob("a.jsonl", native("v2"))
+    assert receive_blob(world.workers[1], INPUT, "a.jsonl") is not None
+    world.table.lapse_leases()
+    done = advance(deps, deps.store.get(job.job_id))
+    assert world.table.illegal == []
+    assert done.status == JobStatus.SUPERSEDED and done.cleaned
