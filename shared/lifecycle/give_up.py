@@ -4,7 +4,7 @@ bug), or a newer upload of the same name. What runs at the service is cancelled 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from azure.core.exceptions import ResourceNotFoundError
@@ -57,6 +57,8 @@ def supersede(deps: Deps, job: Job) -> Job:
     if published is not None:
         return published
     detail = job.stop.detail if job.stop else "A newer upload of the same name replaced it."
+    if job.first_part:  # a person's retry: its folder keeps what the run before it wrote
+        detail += " The outputs are those of the run before the retry until the newer job's."
     log.info("job %s superseded: %s", job.job_id, detail)
     return deps.store.save(job.moved_to(JobStatus.SUPERSEDED, last_error=detail))
 
@@ -89,18 +91,38 @@ def published_outcome(deps: Deps, job: Job) -> Job | None:
     """A job whose summary.json is in its folder has ended: summary.json is written last, so
     it is the commit point, and a worker that died after writing it left only the final save
     undone. Finish that save with the outcome the summary states; None when the folder holds
-    no summary of this job (or another job's)."""
+    no summary of this run of this job (another job's, or one from before a person's retry)."""
     try:
         data = deps.output.download_blob(f"{output_prefix(job.name)}/{SUMMARY}").readall()
         doc = orjson.loads(data)
     except (ResourceNotFoundError, orjson.JSONDecodeError):
         return None
-    if not isinstance(doc, dict) or doc.get("job_id") != job.job_id:
+    if not isinstance(doc, dict) or doc.get("job_id") != job.job_id or not _this_run(job, doc):
         return None
-    status = next((s for s in ALLOWED.get(job.status, ()) if s.value == doc.get("status")), None)
+    status = _legal_end(job, doc.get("status"))
     if status is None:
         return None
     counts = doc.get("counts") or {}
     log.info("job %s had published its outputs (%s); that outcome stands", job.job_id, status)
     done = {"succeeded": counts.get("succeeded", 0), "failed": counts.get("failed", 0)}
     return deps.store.save(job.moved_to(status, **done))
+
+
+def _this_run(job: Job, doc: dict[str, Any]) -> bool:
+    """A person's retry reopens a job with the summary.json of the run before still in its
+    folder (lifecycle/reopen.py): that one lists only the batches before the retry and says
+    how that run ended, not this one. A summary of this run lists its batches too."""
+    batches = doc.get("batches")
+    return job.first_part == 0 or (isinstance(batches, list) and len(batches) > job.first_part)
+
+
+def _legal_end(job: Job, value: object) -> JobStatus | None:
+    """The summary's status, if the save may write it: from this copy's status and from the
+    row's. A step's result can hold a state it moved to in memory only (SUBMITTING ->
+    COMPLETING once its parts closed); the save then writes the row's state straight to
+    the outcome, and that change must be one ALLOWED lists too (I5)."""
+    stored = job.stored_status or job.status
+    for status in ALLOWED.get(job.status, ()):
+        if status.value == value and (status == stored or status in ALLOWED.get(stored, ())):
+            return status
+    return None

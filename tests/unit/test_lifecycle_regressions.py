@@ -15,6 +15,7 @@ from shared.http_api import retry_job
 from shared.intake.receive import record_job
 from shared.jobs.model import Job, JobStatus, Part, StopReason
 from shared.lifecycle.advance import advance
+from shared.lifecycle.give_up import published_outcome
 from shared.upload import receive_blob
 from tests.fakes import FakeService, make_deps
 from tests.unit.lifecycle_kit import INPUT, World
@@ -152,3 +153,39 @@ def test_a_retried_job_superseded_before_it_ends_does_not_take_the_earlier_run_s
     done = advance(deps, deps.store.get(job.job_id))
     assert world.table.illegal == []
     assert done.status == JobStatus.SUPERSEDED and done.cleaned
+    assert "run before the retry" in done.last_error
+
+
+def test_a_retried_job_that_gives_up_cancels_its_new_batch_whatever_the_summary_before_says():
+    """A person's retry reopened a failed job: its summary.json (status `failed`) stays in the
+    folder. The new run's step then keeps failing. Giving up must cancel the new run's batch
+    and say why, not take that summary for this run's commit point and end the job `failed`
+    at once with its batch left running (I10)."""
+    api = FakeService()
+    api.batches["b1"] = RemoteBatch("b1", "in_progress")
+    deps = make_deps(api, BATCH_MAX_STEP_FAILURES="2")
+    ended = Part(0, "dep", URL, 1, file_id="f0", batch_id="b0", remote_status="failed")
+    ended = replace(ended, failed=1, ended_at=1, collected=True)
+    new = Part(1, "dep", URL, 1, file_id="f1", batch_id="b1", remote_status="in_progress", round=2)
+    job = replace(Job.new("in", "x.jsonl", "e1"), status=JobStatus.IN_PROGRESS, total=1)
+    job = deps.store.create(replace(job, parts=(ended, new), first_part=1, step_failures=2))
+    before = {"job_id": job.job_id, "status": "failed", "batches": [{"part": 0, "id": "b0"}]}
+    deps.output.upload_blob("x/summary.json", orjson.dumps(before))
+    done = advance(deps, deps.store.get(job.job_id))
+    assert ("cancel_batch", "b1") in api.calls
+    assert done.status == JobStatus.FAILED and done.last_error.startswith("Gave up")
+
+
+def test_a_published_outcome_is_taken_only_along_a_change_the_row_may_make():
+    """A step's result may hold a state it reached in memory only: a stopped job's parts all
+    closed (SUBMITTING -> COMPLETING), nothing saved yet. Its save writes the row's state
+    straight to the outcome, so the summary's status must be one the row may move to too:
+    `submitting` -> `cancelled` is not (I5)."""
+    deps = make_deps()
+    job = replace(Job.new("in", "x.jsonl", "e1"), status=JobStatus.SUBMITTING, total=1)
+    stored = deps.store.create(replace(job, parts=(Part(0, "dep", URL, 1),)))
+    summary = {"job_id": job.job_id, "status": "cancelled", "batches": [{"part": 0}]}
+    deps.output.upload_blob("x/summary.json", orjson.dumps(summary))
+    in_memory = replace(stored, status=JobStatus.COMPLETING)
+    assert published_outcome(deps, in_memory) is None
+    assert deps.store.get(job.job_id).status == JobStatus.SUBMITTING
