@@ -4,7 +4,7 @@ blob events (also late ones), poll ticks, service progress, completions, cancels
 crashes at every crash point, lost answers, and a worker whose lease lapses mid-call while the
 other takes the job over. After every step: state moves only along ALLOWED, at most one live
 batch per part, every batch at the service recorded on its job (or its create's intent),
-superseded jobs write no outputs. At the end, once everything settled: every job ended,
+superseded runs write no outputs. At the end, once everything settled: every job ended,
 the newest version of each input owns its folder, nothing is left at the service."""
 
 from __future__ import annotations
@@ -281,9 +281,12 @@ class Lifecycle(RuleBasedStateMachine):
 
     @invariant()
     def superseded_jobs_write_no_outputs(self) -> None:
+        """A job a person retried keeps the outputs of its run before the retry until a newer
+        upload's job writes its own; the run that was superseded writes none."""
+        writers = self._summary_writers()
         for job in self._jobs():
-            if job.status == JobStatus.SUPERSEDED:
-                assert job.job_id not in self._summary_writers(), job
+            if job.status == JobStatus.SUPERSEDED and job.job_id in writers:
+                assert writers[job.job_id] <= job.first_part, job
 
     @invariant()
     def completing_again_writes_the_same_summary(self) -> None:
@@ -294,13 +297,11 @@ class Lifecycle(RuleBasedStateMachine):
     def _jobs(self) -> list[Job]:
         return list(self.world.store.all_jobs())
 
-    def _summary_writers(self) -> set[str]:
+    def _summary_writers(self) -> dict[str, int]:
+        """The job of each summary.json in the folders, and how many batches it lists."""
         output = self.world.blobs.get_container_client("out")
-        return {
-            orjson.loads(output.blobs[name])["job_id"]
-            for name in output.blobs
-            if name.endswith("/" + SUMMARY)
-        }
+        docs = [orjson.loads(output.blobs[n]) for n in output.blobs if n.endswith("/" + SUMMARY)]
+        return {doc["job_id"]: len(doc.get("batches") or ()) for doc in docs}
 
     # ----- once it all settles ----------------------------------------------------------
 
