@@ -25,6 +25,7 @@ from shared.batches.service import (
 )
 from shared.config import Settings
 from shared.jobs.part import normalise_remote_status
+from shared.misconfig import Misconfigured
 
 log = logging.getLogger(__name__)
 
@@ -269,8 +270,12 @@ def _careful[T](
     except openai.NotFoundError as exc:
         access.check_not_found(exc)
         raise refused(exc) from exc
-    except AMBIGUOUS:
-        found = lookup()
+    except AMBIGUOUS as lost:
+        try:
+            found = lookup()
+        except (Misconfigured, openai.OpenAIError) as failed:
+            # The look-up's own failure (a 401 on its list call) is no answer: it may still land.
+            raise lost from failed
         if found is None:
             raise
         return found
