@@ -24,21 +24,30 @@ def delete_part_files(service: BatchService, part: Part) -> None:
             service.delete_file(file_id)
 
 
+def _lost_tries(part: Part) -> bool:
+    """Whether an earlier upload try's answer was lost: more tries than the one recorded now
+    and those the service could not process (each recorded, then deleted)."""
+    return part.upload_tries > part.unusable_uploads + 1
+
+
 def earlier_uploads_may_land(deps: Deps, part: Part) -> bool:
     """An upload whose answer was lost may reach the service after the part was uploaded again
     under its next name (a request held up in the network, as for creates: F3). Each earlier
-    try was sent before the recorded upload, so it lands, if ever, within LATE_CREATE_TIMEOUTS
-    client timeouts (plus the clock skew) of `uploaded_at`; the clean-up waits that long."""
-    if part.upload_tries < 2 or part.uploaded_at is None:
+    try was sent before the last one, so it lands, if ever, within LATE_CREATE_TIMEOUTS client
+    timeouts (plus the clock skew) of `uploading_at`; the clean-up waits that long."""
+    # Rows written before uploading_at was: the recorded upload's time (rounded down).
+    sent = part.uploading_at or (part.uploaded_at + 1 if part.uploaded_at else None)
+    if not _lost_tries(part) or sent is None:
         return False
     window = LATE_CREATE_TIMEOUTS * deps.settings.openai_timeout_seconds
-    # uploaded_at is rounded down: the recorded upload ended up to a second after it.
-    return time.time() < part.uploaded_at + 1 + window + deps.settings.clock_skew_seconds
+    return time.time() < sent + window + deps.settings.clock_skew_seconds
 
 
 def delete_earlier_uploads(service: BatchService, job_id: str, part: Part) -> None:
-    """Files of the part's earlier upload tries that landed after all (I6): looked up by name,
-    so only for a part uploaded more than once (one look-up per earlier try)."""
+    """Files of the part's earlier upload tries that landed after all (I6), looked up by name:
+    only for a part with a try whose answer was lost (one look-up per earlier try)."""
+    if not _lost_tries(part):
+        return
     for attempt in range(1, part.upload_tries):
         found = service.find_file(upload_name(job_id, part.index, attempt))
         if found is not None and found.id != part.file_id:

@@ -186,6 +186,7 @@ def _upload(deps: Deps, job: Job, part: Part) -> Job:
         part = replace(
             part,
             uploading=filename,
+            uploading_at=math.ceil(time.time()),
             upload_tries=part.upload_tries + 1,
             endpoint=deps.settings.openai_endpoint[:MAX_ENDPOINT],
         )

@@ -42,14 +42,19 @@ def test_files_of_earlier_upload_tries_are_found_by_name_and_deleted():
     ]
 
 
-def test_a_part_uploaded_once_needs_no_look_up_and_no_wait():
+def test_a_part_without_a_lost_upload_needs_no_look_up_and_no_wait():
     api = Landed()
-    delete_earlier_uploads(api, "j", part(1, time.time()))
+    once = part(1, time.time())
+    unusable = replace(part(2, time.time()), unusable_uploads=1)  # recorded, then deleted
+    for each in (once, unusable):
+        delete_earlier_uploads(api, "j", each)
+        assert not earlier_uploads_may_land(make_deps(api), each)
     assert api.calls == []
-    assert not earlier_uploads_may_land(make_deps(api), part(1, time.time()))
 
 
 def test_the_clean_up_waits_until_an_earlier_try_can_no_longer_land():
     deps = make_deps(Landed(), AZURE_OPENAI_TIMEOUT_SECONDS="10", BATCH_CLOCK_SKEW_SECONDS="5")
     assert earlier_uploads_may_land(deps, part(2, time.time() - 30))  # within 3 x 10 + 5 + 1
     assert not earlier_uploads_may_land(deps, part(2, time.time() - 37))
+    sent = replace(part(2, time.time() - 37), uploading_at=int(time.time() - 30))
+    assert earlier_uploads_may_land(deps, sent)  # counted from the last try's send
