@@ -273,8 +273,8 @@ def _careful[T](
     except AMBIGUOUS as lost:
         try:
             found = lookup()
-        except (Misconfigured, openai.OpenAIError) as failed:
-            # The look-up's own failure (a 401 on its list call) is no answer: it may still land.
+        except Misconfigured as failed:
+            # The look-up refused (401, 403) is no answer to the create: it may still land.
             raise lost from failed
         if found is None:
             raise
