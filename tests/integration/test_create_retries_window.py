@@ -1,5 +1,5 @@
 """A create whose first tries are refused with 429 (Retry-After) is sent again inside the same
-call (retry_create), so its last try leaves well after the part's `creating_at`. When that last
+call (CREATE_TRIES tries), so its last try leaves well after the part's `creating_at`. When that last
 try is held up in the network and lands late, the wait for a late create (three client timeouts
 plus the clock skew, README "Creates are never retried blindly") must count from the try that
 was sent, not the first one: else another create goes out and one part has two batches
