@@ -1,9 +1,9 @@
-"""A create whose first tries are refused with 429 (Retry-After) is sent again inside the same
-call (CREATE_TRIES tries), so its last try leaves well after the part's `creating_at`. When that last
-try is held up in the network and lands late, the wait for a late create (three client timeouts
-plus the clock skew, README "Creates are never retried blindly") must count from the try that
-was sent, not the first one: else another create goes out and one part has two batches
-(F3, I1, I10)."""
+"""A create whose first tries are refused with 429 (Retry-After) is sent again in the same
+step (CREATE_TRIES tries), so its last try leaves well after the first one's `creating_at`.
+When that last try is held up in the network and lands late, the wait for a late create (three
+client timeouts plus the clock skew, README "Creates are never retried blindly") must count
+from the try that was sent, not the first one: else another create goes out and one part has
+two batches (F3, I1, I10)."""
 
 from __future__ import annotations
 
