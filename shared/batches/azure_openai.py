@@ -9,18 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import openai
-from tenacity import (
-    RetryCallState,
-    retry,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
+import tenacity
 
 from shared.batches.access import Access, guarded
 from shared.batches.service import (
+    CREATE_TRIES,
     FileLimitReached,
     QuotaExceeded,
+    RateLimited,
     Refused,
     RemoteBatch,
     RemoteFile,
@@ -29,6 +25,7 @@ from shared.batches.service import (
 )
 from shared.config import Settings
 from shared.jobs.part import normalise_remote_status
+from shared.misconfig import Misconfigured
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +37,6 @@ SCAN_LIMIT = 2000  # how many recent batches to look through for an earlier atte
 # so repeating the call could create a second file or batch; look for the first one instead
 # (docs/reliability.md, F3).
 AMBIGUOUS = (openai.APITimeoutError, openai.APIConnectionError, openai.InternalServerError)
-CREATE_TRIES = 4
 # Uploads expire after 14 days (the shortest Azure allows): a file whose job is lost somehow
 # still cannot fill the resource's file quota for ever, and the quota rises from 500 to 10,000.
 EXPIRES_AFTER = {"anchor": "created_at", "seconds": 14 * 24 * 3600}
@@ -52,11 +48,14 @@ FIRST_DATED_VERSION_WITH_EXPIRY = "2025-04-01-preview"
 PERMANENT = (openai.BadRequestError, openai.UnprocessableEntityError)
 
 
-def _message(exc: openai.APIStatusError) -> str:
+def _error(exc: openai.APIStatusError) -> dict[str, Any]:
     body = exc.body if isinstance(exc.body, dict) else {}
     error = body.get("error", body)
-    message = error.get("message") if isinstance(error, dict) else None
-    return str(message or exc.message)[:1000]
+    return error if isinstance(error, dict) else {}
+
+
+def _message(exc: openai.APIStatusError) -> str:
+    return str(_error(exc).get("message") or exc.message)[:1000]
 
 
 def _file_limit(exc: openai.BadRequestError) -> bool:
@@ -64,30 +63,28 @@ def _file_limit(exc: openai.BadRequestError) -> bool:
     return _code(exc) == "quotaExceeded" or ("batch files" in text and "limit" in text)
 
 
-def _retry_after(exc: BaseException) -> float:
-    response = getattr(exc, "response", None)
-    header = response.headers.get("retry-after") if response is not None else None
+def _retry_after(exc: openai.RateLimitError) -> float:
+    header = exc.response.headers.get("retry-after")
     try:
         return min(float(header), 60.0) if header else 0.0
     except ValueError:
         return 0.0
 
 
-def _wait(state: RetryCallState) -> float:
+def _wait(state: tenacity.RetryCallState) -> float:
     """Honour Retry-After when the service sends one; exponential back-off otherwise."""
     exc = state.outcome.exception() if state.outcome else None
-    return _retry_after(exc) if exc and _retry_after(exc) else backoff(state)
+    return exc.retry_after if isinstance(exc, RateLimited) and exc.retry_after else backoff(state)
 
 
-backoff = wait_exponential_jitter(initial=1, max=20)
+backoff = tenacity.wait_exponential_jitter(initial=1, max=20)
 
-# Safe to repeat at once: a 429 means the service did nothing. An ambiguous failure is not
-# repeated here: the caller's intent record makes the next attempt (a tick later, when a
-# committed object has surely become visible) look for it first.
-retry_create = retry(
-    retry=retry_if_exception_type(openai.RateLimitError),
+# An upload's 429 is repeated here (the service did nothing); a create's by submit.py, which
+# records each try. An ambiguous failure is never repeated: the next attempt looks it up first.
+retry_upload = tenacity.retry(
+    retry=tenacity.retry_if_exception_type(RateLimited),
     wait=_wait,
-    stop=stop_after_attempt(CREATE_TRIES),
+    stop=tenacity.stop_after_attempt(CREATE_TRIES),
     reraise=True,
 )
 
@@ -148,7 +145,7 @@ class OpenAIBatchService:
         )
 
     @guarded
-    @retry_create
+    @retry_upload
     def upload(self, filename: str, path: Path) -> RemoteFile:
         def send() -> RemoteFile:
             with path.open("rb") as stream:
@@ -181,7 +178,6 @@ class OpenAIBatchService:
             return None
 
     @guarded
-    @retry_create
     def create_batch(self, file_id: str, endpoint: str, metadata: dict[str, str]) -> RemoteBatch:
         def send() -> RemoteBatch:
             created = self.create_client.batches.create(
@@ -265,6 +261,8 @@ def _careful[T](
     after the service may have acted is looked up, never blindly repeated."""
     try:
         return send()
+    except openai.RateLimitError as exc:
+        raise RateLimited(_retry_after(exc)) from exc  # nothing done: safe to send again
     except openai.BadRequestError as exc:
         raise (waiting(exc) or refused(exc)) from exc
     except PERMANENT as exc:
@@ -272,8 +270,12 @@ def _careful[T](
     except openai.NotFoundError as exc:
         access.check_not_found(exc)
         raise refused(exc) from exc
-    except AMBIGUOUS:
-        found = lookup()
+    except AMBIGUOUS as lost:
+        try:
+            found = lookup()
+        except Misconfigured as failed:
+            # The look-up refused (401, 403) is no answer to the create: it may still land.
+            raise lost from failed
         if found is None:
             raise
         return found
@@ -285,9 +287,7 @@ def refused(exc: openai.APIStatusError) -> Refused:
 
 
 def _code(exc: openai.APIStatusError) -> str | None:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error", body)
-    code = error.get("code") if isinstance(error, dict) else None
+    code = _error(exc).get("code")
     return code if isinstance(code, str) else getattr(exc, "code", None)
 
 

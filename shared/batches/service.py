@@ -10,6 +10,19 @@ from typing import Any, Protocol
 
 from shared.jobs.part import normalise_remote_status
 
+# Tries of one create or upload when the service answers 429 (it did nothing: safe to repeat).
+CREATE_TRIES = 4
+
+
+class RateLimited(Exception):
+    """A create answered 429: the service did nothing. The caller sends it again after
+    `retry_after` seconds (the service's Retry-After; 0 when it sent none), each try under
+    its own intent record and lease check (shared/batches/submit.py)."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited; retry after {retry_after:g} s")
+        self.retry_after = retry_after
+
 
 class QuotaExceeded(Exception):
     """The deployment's enqueued-token quota is full (token_limit_exceeded): try again later."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 import tempfile
 import time
 from dataclasses import replace
@@ -14,7 +15,14 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from shared.batches.access import made_elsewhere
 from shared.batches.quota import quota_wait
-from shared.batches.service import FileLimitReached, QuotaExceeded, Refused
+from shared.batches.service import (
+    CREATE_TRIES,
+    FileLimitReached,
+    QuotaExceeded,
+    RateLimited,
+    Refused,
+    RemoteBatch,
+)
 from shared.crash import crashpoint
 from shared.jobs.lease import LeaseLost, covered, reread
 from shared.jobs.model import Conflict, Job
@@ -87,25 +95,66 @@ def _create(deps: Deps, job: Job, part: Part) -> Job:
     if batch is None and may_still_land(deps, part):
         return job  # the create before may reach the service yet: look again next tick
     if batch is None:
+        job, batch = _send_create(deps, job, part, metadata)
+        if batch is None:
+            return job  # refused for quota: waiting
+    log.info("job %s part %d: batch %s created", job.job_id, part.index, batch.id)
+    # Only the id: the status and files are read by the tracking step, which also handles a
+    # found batch that has already ended.
+    part = replace(part, batch_id=batch.id, wait_until=None, waiting_since=None, creating=False)
+    return _record_batch(deps, job, part, batch.id)
+
+
+def _send_create(
+    deps: Deps, job: Job, part: Part, metadata: dict[str, str]
+) -> tuple[Job, RemoteBatch | None]:
+    """Send the create, again after a 429 (the service did nothing), up to CREATE_TRIES. The
+    intent is written again before each try, under a lease that covers the call: a late
+    create is waited for from the try that was sent, not the first (F3), and a worker frozen
+    in a 429's back-off sends nothing once another has taken the job over (F21)."""
+    tries = 1
+    while True:
         sent = replace(part, creating=True, creating_at=math.ceil(time.time()))
         job = deps.store.save(job.with_part(sent))
         covered(deps.store, job, deps.settings.openai_timeout_seconds)
         try:
             batch = deps.service.create_batch(part.file_id or "", part.url, metadata)
             crashpoint("after_batch_create")
+            return job, batch
+        except RateLimited as busy:
+            if tries >= CREATE_TRIES:
+                _answered(deps, job, sent)
+                raise
+            time.sleep(busy.retry_after or min(2.0**tries, 20.0) * random.uniform(0.5, 1.0))
+            tries += 1
         except QuotaExceeded:
             log.warning("job %s part %d: token quota full; waiting", job.job_id, part.index)
-            return deps.store.save(job.with_part(quota_wait(deps, part)))
+            return deps.store.save(job.with_part(quota_wait(deps, part))), None
         except Misconfigured:
-            # The service answered (401, 403, a wrong endpoint): nothing is on its way to land
-            # later, so the job need not wait for it once the setting is fixed.
-            deps.store.save(job.with_part(replace(sent, creating_at=None)))
+            _answered(deps, job, sent)
             raise
-    log.info("job %s part %d: batch %s created", job.job_id, part.index, batch.id)
-    # Only the id: the status and files are read by the tracking step, which also handles a
-    # found batch that has already ended.
-    part = replace(part, batch_id=batch.id, wait_until=None, waiting_since=None, creating=False)
-    return deps.store.save(job.with_part(part))
+
+
+def _answered(deps: Deps, job: Job, sent: Part) -> None:
+    """The service answered the create itself (429, 401, 403, a wrong endpoint): nothing is
+    on its way to land later, so the next create need not wait for it. Its look-up still
+    runs (`creating` stays): an earlier create's answer may have been lost."""
+    deps.store.save(job.with_part(replace(sent, creating_at=None)))
+
+
+def _record_batch(deps: Deps, job: Job, part: Part, batch_id: str) -> Job:
+    """Save the batch's id. A worker whose create outlived its lease (frozen between its lease
+    check and the call) cannot: the job's new holder may have made the part's batch, so this
+    one would run billed and untracked (I1, I10). It is cancelled, unless the holder found
+    and recorded it meanwhile."""
+    try:
+        return deps.store.save(job.with_part(part))
+    except (LeaseLost, Conflict):
+        current = deps.store.get(job.job_id)
+        if current is None or current.parts[part.index].batch_id != batch_id:
+            log.warning("job %s: lease lost; cancelling its batch %s", job.job_id, batch_id)
+            deps.service.cancel_batch(batch_id)
+        raise
 
 
 def _file_overdue(deps: Deps, part: Part) -> bool:
@@ -137,6 +186,7 @@ def _upload(deps: Deps, job: Job, part: Part) -> Job:
         part = replace(
             part,
             uploading=filename,
+            uploading_at=math.ceil(time.time()),
             upload_tries=part.upload_tries + 1,
             endpoint=deps.settings.openai_endpoint[:MAX_ENDPOINT],
         )

@@ -55,6 +55,9 @@ class Part:
     collected: bool = False  # output and error files copied to work storage, gone at the service
     # Intent, written before the call: after a crash, look for what the call may have made.
     uploading: str | None = None  # file name of an upload in flight
+    # When the last upload was sent (epoch seconds), kept once it is recorded: an earlier try
+    # whose answer was lost may land until a while after it (shared/batches/files.py).
+    uploading_at: int | None = None
     creating: bool = False  # a batches.create in flight
     creating_at: int | None = None  # when that create was sent (epoch seconds)
     cancel_sent: bool = False  # the service was asked to cancel this part's batch

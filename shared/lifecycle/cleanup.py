@@ -7,7 +7,11 @@ import time
 from typing import TYPE_CHECKING
 
 from shared.batches.access import check_same_resource
-from shared.batches.files import delete_part_files
+from shared.batches.files import (
+    delete_earlier_uploads,
+    delete_part_files,
+    earlier_uploads_may_land,
+)
 from shared.batches.parallel import in_parallel
 from shared.batches.settle import settle, unsettled
 from shared.jobs.lease import reread
@@ -30,7 +34,8 @@ def cleanup(deps: Deps, job: Job) -> Job:
     columns, schema, delimiter; no request text, a few hundred bytes), which a person's retry
     needs to write results.csv as before (lifecycle/reopen.py); everything else goes. Several
     deletes run at once: a job of a thousand batches has thousands of files. A job that
-    ended while batches of its own still ran waits for them first (batches/settle.py). A
+    ended while batches of its own still ran waits for them first (batches/settle.py), and
+    one whose part was uploaded again after a lost answer, for the earlier upload to land. A
     clean-up that meets a wrong setting waits for it (lifecycle/pause.py), but not for ever:
     after BATCH_CONFIG_WAIT_HOURS (counted from the job's own wait, when it ended waiting) it
     closes the job, naming what it could not cancel or delete."""
@@ -47,9 +52,10 @@ def cleanup(deps: Deps, job: Job) -> Job:
 
 def _cleanup(deps: Deps, job: Job) -> Job:
     job = settle(deps, job)
-    if unsettled(job):
+    if unsettled(job) or any(earlier_uploads_may_land(deps, p) for p in job.parts):
         return job  # saved with the lease's release; the next tick looks again
     in_parallel(lambda part: _delete_at_service(deps, part), job.parts)
+    in_parallel(lambda part: delete_earlier_uploads(deps.service, job.job_id, part), job.parts)
     removed = _delete_work_files(deps, job)
     log.info("job %s cleaned up (%d work files)", job.job_id, removed)
     return deps.store.save(job.changed(cleaned=True, paused=None), release=True)

@@ -148,15 +148,16 @@ class WatchedTable(FakeTable):
             self.illegal.append((job_id, old, new))
 
     def lapse_leases(self) -> None:
-        """Time passes: every lease runs out, and a create whose answer was lost has had its
-        time to land. The rows keep their ETags (nobody wrote)."""
+        """Time passes: every lease runs out, and a create or upload whose answer was lost has
+        had its time to land. The rows keep their ETags (nobody wrote)."""
         past = datetime(2000, 1, 1, tzinfo=UTC)
         with self.lock:
             for key, (entity, etag) in list(self.rows.items()):
                 if key[1] == "lease" and entity.get("Until"):
                     self.rows[key] = ({**entity, "Until": past}, etag)
-                if entity.get("creating_at"):
-                    self.rows[key] = ({**entity, "creating_at": 1}, etag)
+                aged = {k: 1 for k in ("creating_at", "uploading_at") if entity.get(k)}
+                if aged:
+                    self.rows[key] = ({**entity, **aged}, etag)
 
 
 def _key(op: Any) -> tuple[str, str]:
