@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -22,17 +23,27 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.storage.blob import BlobLeaseClient, ContainerClient, ContentSettings
+from azure.storage.blob import BlobClient, BlobLeaseClient, ContainerClient, ContentSettings
 
 from shared.storage.blobs import CONTENT_TYPES, delete_quietly
 from shared.storage.names import OUTPUT_FILES
+from shared.waits import NotYet
 
 MARKER = ".batchdrop-owner.json"
 LEASE_SECONDS = 60  # renewed while publishing; a crashed publisher frees the folder this soon
+# A folder leased by a publish that began less than this ago is waited for without counting
+# failures; longer than any publish takes (a few files), so a lease held beyond it is a fault.
+BUSY_LIMIT = timedelta(minutes=15)
 
 
 class FolderBusy(Exception):
-    """Another job is publishing into the folder right now; try again shortly."""
+    """The folder's marker is leased, and not by a publish that began lately (a lease another
+    tool holds, say): a failure of the step, counted like any other."""
+
+
+class FolderInUse(FolderBusy, NotYet):
+    """Another job is publishing into the folder right now (its marker written lately): the
+    step is tried again shortly, not counted as a failure."""
 
 
 class FolderLost(FolderBusy):
@@ -139,7 +150,8 @@ def owned_folder(
     try:
         lease = marker.acquire_lease(lease_duration=LEASE_SECONDS)
     except HttpResponseError as exc:
-        raise FolderBusy(f"{folder}: another job is publishing there") from exc
+        busy = FolderInUse if _lately_written(marker) else FolderBusy
+        raise busy(f"{folder}: another job is publishing there") from exc
     stop = threading.Event()
     renewer = threading.Thread(target=_renew, args=(lease, stop), daemon=True)
     renewer.start()
@@ -162,6 +174,16 @@ def _release(lease: BlobLeaseClient) -> None:
         lease.release()
     except HttpResponseError:
         pass
+
+
+def _lately_written(marker: BlobClient) -> bool:
+    """Whether the marker was written less than BUSY_LIMIT ago: a publisher writes it as it
+    takes the folder, so a lease on an older marker is no publish of ours."""
+    try:
+        written = marker.get_blob_properties().last_modified
+    except HttpResponseError:
+        return False
+    return datetime.now(UTC) - written < BUSY_LIMIT
 
 
 def _owner(data: bytes) -> dict[str, object]:
