@@ -177,13 +177,17 @@ def _release(lease: BlobLeaseClient) -> None:
 
 
 def _lately_written(marker: BlobClient) -> bool:
-    """Whether the marker was written less than BUSY_LIMIT ago: a publisher writes it as it
-    takes the folder, so a lease on an older marker is no publish of ours."""
+    """Whether a publisher of ours holds the marker: a lease of fixed length (ours never are
+    infinite: a person's tool, a backup job) on a marker written less than BUSY_LIMIT ago (a
+    publisher writes it as it takes the folder)."""
     try:
-        written = marker.get_blob_properties().last_modified
+        props = marker.get_blob_properties()
     except HttpResponseError:
         return False
-    return datetime.now(UTC) - written < BUSY_LIMIT
+    lease = getattr(props, "lease", None)  # the test fakes keep no lease details
+    if lease is not None and lease.duration == "infinite":
+        return False
+    return datetime.now(UTC) - props.last_modified < BUSY_LIMIT
 
 
 def _owner(data: bytes) -> dict[str, object]:
