@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from azure.core.exceptions import ResourceNotFoundError
 
-from shared.intake.receive import check_containers, is_input, record_job
+from shared.intake.receive import check_containers, content_of, is_input, record_job
 from shared.jobs.model import Job
 from shared.lifecycle.advance import advance
 from shared.storage.names import unsafe_name
@@ -33,23 +33,24 @@ def receive_blob(deps: Deps, container: str, name: str) -> Job | None:
     if found is None:
         log.warning("input blob deleted before it could be read; nothing to do")
         return None
-    etag, modified = found
-    created = record_job(deps, container, name, etag, modified)
+    etag, modified, content = found
+    created = record_job(deps, container, name, etag, modified, content=content)
     if created is None:
         return deps.store.get(Job.new(container, name, etag).job_id)
     # The same steps the poller runs, so a crash part-way resumes there.
     return advance(deps, created)
 
 
-def current_version(deps: Deps, container: str, name: str) -> tuple[str, datetime] | None:
-    """The blob's ETag and write time now; None if it is gone. A name an HTTP client would
-    rewrite (`..` segments) is looked up by listing, which never reads another blob."""
+def current_version(deps: Deps, container: str, name: str) -> tuple[str, datetime, str] | None:
+    """The blob's ETag, write time and content (`content_of`) now; None if it is gone. A name
+    an HTTP client would rewrite (`..` segments) is looked up by listing, which never reads
+    another blob."""
     if unsafe_name(name) is None:
         try:
             props = deps.blobs.get_blob_client(container, name).get_blob_properties()
         except ResourceNotFoundError:
             return None
-        return props.etag, props.last_modified
+        return props.etag, props.last_modified, content_of(props)
     listed = deps.blobs.get_container_client(container).list_blobs(name_starts_with=name)
     blob = next((b for b in listed if b.name == name), None)
-    return (blob.etag, blob.last_modified) if blob is not None else None
+    return (blob.etag, blob.last_modified, content_of(blob)) if blob is not None else None

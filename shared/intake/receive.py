@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
@@ -37,12 +38,33 @@ def is_input(deps: Deps, container: str, name: str) -> bool:
     return container == deps.settings.input_container and not is_ignored(name)
 
 
+def content_of(props: Any) -> str:
+    """The content's identity from a blob's properties (listed or read): its Content-MD5 and
+    size, "" without an MD5. Setting metadata or properties gives a blob a new ETag and
+    Last-Modified but keeps its MD5 (setting properties without one clears it: "" then)."""
+    settings = getattr(props, "content_settings", None)  # absent: nothing known (test fakes)
+    md5 = settings.content_md5 if settings else None
+    if not md5:
+        return ""
+    return f"{base64.b64encode(bytes(md5)).decode()}:{int(props.size or 0)}"
+
+
 def record_job(
-    deps: Deps, container: str, name: str, etag: str, modified: datetime | None, quiet: bool = False
+    deps: Deps,
+    container: str,
+    name: str,
+    etag: str,
+    modified: datetime | None,
+    quiet: bool = False,
+    content: str = "",
 ) -> Job | None:
     """Create the job of one blob version unless it exists; the new job, or None. Older open
-    versions of the same name are asked to stop: the newest upload wins."""
-    job = Job.new(container, name, etag, blob_modified=modified)
+    versions of the same name are asked to stop: the newest upload wins. A version whose
+    content is that of the newest job, still running, is that job's input touched (metadata
+    set), not a new upload: no job, so the same bytes are not sent and billed twice (I1)."""
+    job = Job.new(container, name, etag, blob_modified=modified, content=content)
+    if _touched(deps, job):
+        return None
     created = deps.store.create(job)
     if created is None:
         if not quiet:
@@ -51,6 +73,30 @@ def record_job(
     log.info("job %s received (input %s)", job.job_id, name)
     supersede_older(deps, created)
     return created
+
+
+def _touched(deps: Deps, job: Job) -> bool:
+    """Whether the job's blob version is the input of the newest job of its name, still
+    running, with only its metadata or properties changed: the same content (`content_of`),
+    read by that job already (it has parts: a job still RECEIVED reads by its ETag, which the
+    touch made stale, so it needs the new version's own job). The version is then noted, so
+    it stays known once that job has ended. Uploading the same bytes again after a job ended
+    is how a person runs a file again: that is a new job. Jobs are read only for an ETag not
+    yet recorded (a re-upload or a touch)."""
+    if not job.content:
+        return False
+    versions = [job_id for job_id, _ in deps.store.versions(job.container, job.name)]
+    if job.job_id in versions:  # a job of its own, or a touch noted before
+        return deps.store.get(job.job_id) is None
+    found = [j for j in (deps.store.get(job_id) for job_id in versions) if j is not None]
+    if not found:
+        return False
+    newest = max(found, key=lambda j: (j.blob_modified or EPOCH, j.created_at))
+    if newest.content != job.content or not newest.parts or newest.is_terminal:
+        return False
+    deps.store.note_touch(job, newest.job_id)
+    log.info("input of job %s: same content, new ETag; not a new upload", newest.job_id)
+    return True
 
 
 def supersede_older(deps: Deps, job: Job) -> None:

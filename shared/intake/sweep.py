@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import orjson
 from azure.core.exceptions import ResourceNotFoundError
 
-from shared.intake.receive import record_job
+from shared.intake.receive import content_of, record_job
 from shared.storage.names import SWEEP_STATE, is_ignored
 
 if TYPE_CHECKING:
@@ -51,10 +51,9 @@ def _sweep(deps: Deps, deadline: float) -> int:
         if time.monotonic() > deadline:
             log.warning("input sweep out of time; the rest waits for the next tick")
             break
-        if (
-            record_job(deps, container, blob.name, blob.etag, blob.last_modified, quiet=True)
-            is not None
-        ):
+        content = content_of(blob)
+        modified = blob.last_modified
+        if record_job(deps, container, blob.name, blob.etag, modified, True, content) is not None:
             recorded += 1
         mark = max(mark, blob.last_modified) if mark else blob.last_modified
     if mark is not None and mark != newest:

@@ -50,6 +50,7 @@ def job_entity(job: Job) -> dict[str, Any]:
         "BlobName": job.name,  # at most 1,024 characters (a blob name)
         "BlobETag": fit(job.etag),
         "BlobModified": job.blob_modified or EPOCH,
+        "BlobContent": fit(job.content),
         "Deployments": fit(",".join(job.deployments)),
         "BatchIds": fit(",".join(job.batch_ids), 4 * SHORT),
         "PartCount": len(job.parts),
@@ -154,6 +155,7 @@ def job_from_rows(rows: list[Any]) -> Job | None:
         cleaned=bool(row.get("Cleaned", False)),
         warnings=tuple(str(w) for w in orjson.loads(row.get("Warnings") or "[]")),
         blob_modified=_time(row.get("BlobModified")),
+        content=str(row.get("BlobContent", "")),
         stop=_stop(by_key.get(STOP_ROW)),
         retry=_retry(by_key.get(RETRY_ROW)),
         step_failures=int(row.get("StepFailures", 0)),

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from shared.jobs.model import Conflict, Job, utcnow
+from shared.waits import NotYet
 
 if TYPE_CHECKING:
     from shared.jobs.store import JobStore
@@ -172,6 +173,9 @@ def run_leased(
             # Whatever the step started was recorded as intent first: the new holder finds it.
             log.warning("job %s: lease lost mid-step; another worker carries on", job.job_id)
             return store.get(job.job_id) or job
+        except NotYet:
+            release_quietly(store, claimed)  # tried again next trigger, not counted
+            raise
         except Exception as exc:
             release_quietly(store, claimed, failure_text(exc))
             raise

@@ -147,6 +147,9 @@ class Job:
     warnings: tuple[str, ...] = ()
     # When the input blob version was written (the service's clock): the newest version wins.
     blob_modified: datetime | None = None
+    # The input's content as the service describes it (Content-MD5 and size), "" when it has no
+    # MD5: a new ETag with the same content is a metadata change, not an upload (intake/receive).
+    content: str = ""
     stop: Stop | None = None  # a cancel or supersede waiting to be applied, or applied
     retry: RetryRequest | None = None  # a retry of a finished job waiting to be applied
     step_failures: int = 0  # unexpected failures of the current step in a row
@@ -179,10 +182,15 @@ class Job:
 
     @classmethod
     def new(
-        cls, container: str, name: str, etag: str, blob_modified: datetime | None = None
+        cls,
+        container: str,
+        name: str,
+        etag: str,
+        blob_modified: datetime | None = None,
+        content: str = "",
     ) -> Job:
         job_id = job_id_for(container, name, etag)
-        return cls(job_id, container, name, etag, blob_modified=blob_modified)
+        return cls(job_id, container, name, etag, blob_modified=blob_modified, content=content)
 
     @property
     def is_terminal(self) -> bool:

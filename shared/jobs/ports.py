@@ -66,6 +66,10 @@ class JobStore(Protocol):
     def versions(self, container: str, name: str) -> list[tuple[str, datetime | None]]:
         """Every recorded version of an input name: (job id, when that version was written)."""
 
+    def note_touch(self, job: Job, same_as: str) -> None:
+        """Record `job`'s blob version as known without a job of its own: its content is job
+        `same_as`'s input with only metadata or properties changed (intake/receive.py)."""
+
     def open_job_ids(self) -> Iterator[str]:
         """Ids of jobs that may still need work (a stale id is possible: get() tells)."""
 

@@ -212,6 +212,10 @@ class TableJobStore:
         )
         return [(e["RowKey"], rows._time(e.get("BlobModified"))) for e in found]
 
+    def note_touch(self, job: Job, same_as: str) -> None:
+        # A version row without a job: versions() lists it, get() finds no job for it.
+        self.table.upsert_entity({**rows.version_entity(job), "SameAs": same_as})
+
     def open_job_ids(self) -> Iterator[str]:
         # Pages may be empty with a continuation token; the SDK's pager follows them.
         query = "PartitionKey ge @lo and PartitionKey lt @hi"

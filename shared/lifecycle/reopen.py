@@ -22,6 +22,7 @@ import orjson
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
+from shared.intake.receive import content_of
 from shared.jobs.entities import RETRY_ROW, STOP_ROW
 from shared.jobs.model import FINAL, Job, JobStatus, StopReason, utcnow
 from shared.jobs.part import Part
@@ -109,10 +110,11 @@ def newer_upload(at: Storage, job: Job) -> str | None:
                 "upload wins: retry that job instead, or upload the file again"
             )
     try:
-        current = at.blobs.get_blob_client(job.container, job.name).get_blob_properties().etag
+        current = at.blobs.get_blob_client(job.container, job.name).get_blob_properties()
     except ResourceNotFoundError:
         return None  # deleted, not replaced: its results still hold every request
-    if str(current).strip('"') != job.etag.strip('"'):
+    touched = bool(job.content) and content_of(current) == job.content  # metadata set only
+    if str(current.etag).strip('"') != job.etag.strip('"') and not touched:
         return (
             f"the input {job.name} was replaced by a newer upload; the newest upload wins: "
             "its own job runs it"

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError
 
 from shared.crash import crashpoint
 from shared.jobs.explain import final_reason
@@ -20,7 +20,6 @@ from shared.results.merge import MergeFiles
 from shared.results.outcomes import Outcomes
 from shared.results.settings_check import newer_settings
 from shared.results.summary import iso, not_sent, summary, summary_bytes
-from shared.storage.blobs import upload_file
 from shared.storage.names import (
     ERRORS,
     OUTPUT_FILES,
@@ -98,29 +97,22 @@ def publish(
     False, writing nothing, when a newer version of the input owns the folder."""
     prefix = output_prefix(job.name)
     current = is_current(deps, job)
-    with owned_folder(deps.output, prefix, version_of(job), job.job_id, current) as owned:
-        if not owned:
+    with owned_folder(deps.output, prefix, version_of(job), job.job_id, current) as hold:
+        if hold is None:
             log.info(
                 "job %s: a newer version of the input owns %s; nothing written", job.job_id, prefix
             )
             return False
-        _delete(deps, f"{prefix}/{SUMMARY}")
+        hold.delete(SUMMARY)
         for name, path in files.items():
-            upload_file(deps.output, f"{prefix}/{name}", path)
+            hold.write(name, path)
         for name in set(OUTPUT_FILES) - set(files) - {SUMMARY} - keep:
-            _delete(deps, f"{prefix}/{name}")
+            hold.delete(name)
         with tempfile.TemporaryDirectory(prefix="batchdrop-") as tmp:
             summary_path = Path(tmp) / SUMMARY
             summary_path.write_bytes(summary_bytes(summary_doc))
-            upload_file(deps.output, f"{prefix}/{SUMMARY}", summary_path)
+            hold.write(SUMMARY, summary_path)  # the commit point: never over a newer summary
     return True
-
-
-def _delete(deps: Deps, name: str) -> None:
-    try:
-        deps.output.delete_blob(name)
-    except ResourceNotFoundError:
-        pass
 
 
 def publish_rejection(deps: Deps, job: Job, rejection: Rejection) -> bool:
