@@ -7,11 +7,9 @@ from typing import TYPE_CHECKING
 
 from shared.jobs.lease import run_leased
 from shared.jobs.model import Job, JobStatus
-from shared.lifecycle.advance import superseded
+from shared.lifecycle.advance import pausing, superseded
 from shared.lifecycle.cleanup import cleanup
-from shared.lifecycle.give_up import give_up, lost, supersede
-from shared.lifecycle.pause import config_problem, pause
-from shared.misconfig import WorkLost
+from shared.lifecycle.give_up import give_up, supersede
 from shared.results.collect import collect
 from shared.results.complete import finish_round
 
@@ -45,15 +43,7 @@ def complete_job(deps: Deps, job_id: str) -> Job | None:
 def _finish(deps: Deps, job: Job) -> Job:
     """The merge; a configuration error (a wrong key, a missing output container) pauses the
     job, and the message is done with: the poller hands the job over again once it resumes."""
-    try:
-        return _merge(deps, job)
-    except WorkLost as gone:
-        return lost(deps, job, gone.reason)  # nothing to wait for: it fails at once
-    except Exception as exc:
-        problem = config_problem(exc, deps.settings)
-        if problem is None:
-            raise
-        return pause(deps, job, problem)
+    return pausing(deps, job, lambda: _merge(deps, job))
 
 
 def _merge(deps: Deps, job: Job) -> Job:

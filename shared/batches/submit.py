@@ -7,6 +7,7 @@ import math
 import random
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -102,7 +103,7 @@ def _create(deps: Deps, job: Job, part: Part) -> Job:
     # Only the id: the status and files are read by the tracking step, which also handles a
     # found batch that has already ended.
     part = replace(part, batch_id=batch.id, wait_until=None, waiting_since=None, creating=False)
-    return _record_batch(deps, job, part, batch.id)
+    return _record(deps, job, part, batch.id, "batch_id", deps.service.cancel_batch)
 
 
 def _send_create(
@@ -142,18 +143,21 @@ def _answered(deps: Deps, job: Job, sent: Part) -> None:
     deps.store.save(job.with_part(replace(sent, creating_at=None)))
 
 
-def _record_batch(deps: Deps, job: Job, part: Part, batch_id: str) -> Job:
-    """Save the batch's id. A worker whose create outlived its lease (frozen between its lease
-    check and the call) cannot: the job's new holder may have made the part's batch, so this
-    one would run billed and untracked (I1, I10). It is cancelled, unless the holder found
-    and recorded it meanwhile."""
+def _record(
+    deps: Deps, job: Job, part: Part, made: str, field: str, undo: Callable[[str], None]
+) -> Job:
+    """Save the id of what a call made (`field`: the part's file_id or batch_id). A worker
+    whose call outlived its lease (frozen, or a link slower than the lease) cannot: the job's
+    new holder may have made it again, so this one would be left at the service, billed for a
+    batch (I1, I6, I10). `undo` deletes or cancels it, unless the holder found and recorded it
+    meanwhile; a holder that finds an upload deleted uploads once more."""
     try:
         return deps.store.save(job.with_part(part))
     except (LeaseLost, Conflict):
         current = deps.store.get(job.job_id)
-        if current is None or current.parts[part.index].batch_id != batch_id:
-            log.warning("job %s: lease lost; cancelling its batch %s", job.job_id, batch_id)
-            deps.service.cancel_batch(batch_id)
+        if current is None or getattr(current.parts[part.index], field) != made:
+            log.warning("job %s: lease lost; taking back %s", job.job_id, made)
+            undo(made)
         raise
 
 
@@ -206,22 +210,7 @@ def _upload(deps: Deps, job: Job, part: Part) -> Job:
         crashpoint("after_file_upload")
     log.info("job %s part %d: uploaded as %s", job.job_id, part.index, uploaded.id)
     part = replace(part, file_id=uploaded.id, uploaded_at=int(time.time()), uploading=None)
-    return _record_upload(deps, job, part, uploaded.id)
-
-
-def _record_upload(deps: Deps, job: Job, part: Part, file_id: str) -> Job:
-    """Save the upload's id. A worker whose upload outlived its lease (frozen, or a link
-    slower than the lease) cannot: the job's new holder has uploaded the part again, so this
-    upload would be left at the service (I6). It is deleted, unless the holder found and
-    recorded it meanwhile; a holder that finds it deleted uploads once more."""
-    try:
-        return deps.store.save(job.with_part(part))
-    except (LeaseLost, Conflict):
-        current = deps.store.get(job.job_id)
-        if current is None or current.parts[part.index].file_id != file_id:
-            log.warning("job %s: lease lost; deleting its upload %s", job.job_id, file_id)
-            deps.service.delete_file(file_id)
-        raise
+    return _record(deps, job, part, uploaded.id, "file_id", deps.service.delete_file)
 
 
 def _part_file(deps: Deps, job: Job, path: Path) -> None:

@@ -106,13 +106,20 @@ def advance(deps: Deps, job: Job) -> Job:
 
 
 def _run(deps: Deps, job: Job, step: Step) -> Job:
-    """The step and what it chains to; a configuration error pauses the job instead of
-    counting as the step's failure (it is nothing about the job)."""
+    """The step and what it chains to; a resumed step chains from the state it resumes
+    (resume runs `_steps` itself)."""
+    return pausing(
+        deps, job, lambda: resume(deps, job) if step is resume else _steps(deps, job, step)
+    )
+
+
+def pausing(deps: Deps, job: Job, work: Callable[[], Job]) -> Job:
+    """Run a leased step: a configuration error pauses the job instead of counting as the
+    step's failure (it is nothing about the job); work files that are gone fail it at once."""
     try:
-        # A resumed step chains from the state it resumes (resume runs `_steps` itself).
-        return resume(deps, job) if step is resume else _steps(deps, job, step)
+        return work()
     except WorkLost as gone:
-        return lost(deps, job, gone.reason)  # nothing to wait for: it fails at once
+        return lost(deps, job, gone.reason)  # nothing to wait for
     except Exception as exc:
         problem = config_problem(exc, deps.settings)
         if problem is None:
