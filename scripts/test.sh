@@ -9,4 +9,6 @@ echo "==> ruff"
 echo "==> mypy"
 .venv/bin/mypy
 echo "==> pytest"
-.venv/bin/python -m pytest "$@"
+# Two workers (the suite's tests are independent: each has its own containers, table and
+# emulator); BATCHDROP_TEST_WORKERS=0 runs them in one process.
+.venv/bin/python -m pytest -n "${BATCHDROP_TEST_WORKERS:-2}" "$@"
