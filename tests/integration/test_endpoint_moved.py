@@ -11,20 +11,15 @@ from typing import Any
 import pytest
 
 from shared.deps import default_deps
-from tests.conftest import API_KEY, DEPLOYMENTS, files_left, jsonl, run_until
+from tests.conftest import files_left, jsonl, run_until
+from tests.integration.attack9_kit import emulator_with
 from tests.integration.test_flow import chat, jobs, summary_of, upload
 
 
 @pytest.fixture
 def other_resource() -> Iterator[Any]:
     """A second Azure OpenAI resource with the same key and deployment names."""
-    from devtools.emulator import Emulator, EmulatorConfig, Timings
-
-    timings = Timings(
-        file_processing=0.05, validating=0.05, in_progress=0.2, finalizing=0.05, cancelling=0.05
-    )
-    config = EmulatorConfig(port=0, api_key=API_KEY, deployments=DEPLOYMENTS, timings=timings)
-    with Emulator(config) as running:
+    with emulator_with(in_progress=0.2, cancelling=0.05) as running:
         yield running
 
 

@@ -13,7 +13,8 @@ import pytest
 
 from shared.deps import default_deps
 from shared.jobs.model import JobStatus, StopReason
-from tests.conftest import API_KEY, DEPLOYMENTS, jsonl, run_until
+from tests.conftest import jsonl, run_until
+from tests.integration.attack9_kit import emulator_with
 from tests.integration.test_endpoint_moved import batches_of, point_at, tick
 from tests.integration.test_flow import chat, jobs, upload
 
@@ -21,13 +22,7 @@ from tests.integration.test_flow import chat, jobs, upload
 @pytest.fixture
 def slow_resource() -> Iterator[Any]:
     """The job's own resource, whose batches run for a minute (a stop always meets them live)."""
-    from devtools.emulator import Emulator, EmulatorConfig, Timings
-
-    timings = Timings(
-        file_processing=0.05, validating=0.05, in_progress=60, finalizing=0.05, cancelling=0.05
-    )
-    config = EmulatorConfig(port=0, api_key=API_KEY, deployments=DEPLOYMENTS, timings=timings)
-    with Emulator(config) as running:
+    with emulator_with(in_progress=60, cancelling=0.05) as running:
         yield running
 
 
